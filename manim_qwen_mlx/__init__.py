@@ -1,0 +1,47 @@
+"""Narrate Manim scenes in your own cloned voice with Qwen3-TTS on MLX.
+
+Importing this package is light (manim imports every plugin at start-up): the service, manim-voiceover
+and MLX load only when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    CacheError,
+    InvalidTextError,
+    ModelLoadError,
+    ModelNotAvailableError,
+    QwenMLXError,
+    ReferenceAudioError,
+    SettingsError,
+    SynthesisError,
+    TranscriptError,
+    VoiceError,
+)
+
+if TYPE_CHECKING:
+    from .service import QwenMLXService
+
+__all__ = [
+    "CacheError",
+    "InvalidTextError",
+    "ModelLoadError",
+    "ModelNotAvailableError",
+    "QwenMLXError",
+    "QwenMLXService",
+    "ReferenceAudioError",
+    "SettingsError",
+    "SynthesisError",
+    "TranscriptError",
+    "VoiceError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "QwenMLXService":
+        from .service import QwenMLXService
+
+        return QwenMLXService
+    raise AttributeError(f"module 'manim_qwen_mlx' has no attribute {name!r}")

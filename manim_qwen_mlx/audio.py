@@ -1,0 +1,79 @@
+"""WAV input and output: reference clips in, narration out (24 kHz mono 16-bit PCM)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from .defaults import LOGGER_NAME, SAMPLE_RATE
+from .errors import ReferenceAudioError
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def load_reference(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The clip as float32 mono at ``sample_rate``; any channel count, rate or sample format."""
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise ReferenceAudioError(
+            f"Cannot decode reference audio {path} ({exc}). Save it as WAV or FLAC "
+            "(for example: ffmpeg -i clip.m4a -ac 1 -ar 24000 clip.wav)."
+        ) from exc
+    mono = data.mean(axis=1)
+    if mono.size == 0:
+        raise ReferenceAudioError(f"Reference audio {path} holds no samples: record the clip again.")
+    if not np.all(np.isfinite(mono)):
+        raise ReferenceAudioError(f"Reference audio {path} has invalid (NaN or infinite) samples.")
+    return resample(mono, rate, sample_rate)
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    if rate_in == rate_out:
+        return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    common = gcd(rate_in, rate_out)
+    return resample_poly(samples, rate_out // common, rate_in // common).astype(np.float32)
+
+
+def join(chunks: list[np.ndarray], pause_seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Concatenate sentence audio with ``pause_seconds`` of silence between sentences."""
+    gap = np.zeros(round(pause_seconds * sample_rate), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    for index, chunk in enumerate(chunks):
+        if index:
+            parts.append(gap)
+        parts.append(chunk.astype(np.float32, copy=False))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write atomically: a reader sees the old file or the whole new one, never half of it."""
+    import soundfile as sf
+
+    clipped = np.clip(np.nan_to_num(samples), -1.0, 1.0)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            sf.write(handle, clipped, sample_rate, subtype="PCM_16", format="WAV")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def duration(path: Path) -> float:
+    import soundfile as sf
+
+    info = sf.info(str(path))
+    return float(info.frames) / float(info.samplerate)

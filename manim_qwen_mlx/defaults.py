@@ -1,0 +1,37 @@
+"""Every default and environment variable name in one place."""
+
+from __future__ import annotations
+
+LOGGER_NAME = "manim.qwen_mlx"
+SERVICE_NAME = "qwen_mlx"
+# Bumped whenever the audio for the same inputs would change (splitting, joining, trimming...).
+CACHE_SCHEMA_VERSION = 1
+
+DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
+DRAFT_MODEL = "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit"
+MODEL_ENV = "MANIM_QWEN_MLX_MODEL"
+OFFLINE_ENV = "MANIM_QWEN_MLX_OFFLINE"
+
+SAMPLE_RATE = 24_000
+FRAME_RATE = 12.5  # codec frames per second of audio
+
+# Qwen3-TTS reference sampling settings, written out so that the cache key names them.
+DEFAULT_LANG_CODE = "auto"
+DEFAULT_TEMPERATURE = 0.9
+DEFAULT_TOP_K = 50
+DEFAULT_TOP_P = 1.0
+DEFAULT_REPETITION_PENALTY = 1.05
+DEFAULT_SEED = 1234
+DEFAULT_SENTENCE_PAUSE = 0.25  # seconds of silence between synthesized sentences
+
+# Frame ceiling from the text: generous enough for slow speech, short enough to stop a ramble.
+CAP_BASE_SECONDS = 2.0
+CAP_SECONDS_PER_CHAR = 0.2
+CAP_WIDE_CHAR_WEIGHT = 2.5  # a CJK character takes longer to say than a Latin letter
+MAX_SENTENCE_CHARS = 300  # longer sentences are split at clause or word boundaries
+
+SIDECAR_TRANSCRIPT_SUFFIX = ".txt"
+CACHE_INDEX_NAME = "cache.json"
+
+# What a model download fetches: weights as safetensors only (nothing is unpickled), configs, tokenizer.
+DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.jinja")
