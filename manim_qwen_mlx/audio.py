@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import ReferenceAudioError
+from .fsutil import atomic_write
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -41,7 +40,8 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     common = gcd(rate_in, rate_out)
-    return resample_poly(samples, rate_out // common, rate_in // common).astype(np.float32)
+    resampled: np.ndarray = resample_poly(samples, rate_out // common, rate_in // common)
+    return resampled.astype(np.float32)
 
 
 def join(chunks: list[np.ndarray], pause_seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -56,20 +56,11 @@ def join(chunks: list[np.ndarray], pause_seconds: float, sample_rate: int = SAMP
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write atomically: a reader sees the old file or the whole new one, never half of it."""
+    """Write 16-bit PCM atomically, so no half-written clip is ever served."""
     import soundfile as sf
 
     clipped = np.clip(np.nan_to_num(samples), -1.0, 1.0)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, clipped, sample_rate, subtype="PCM_16", format="WAV")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: sf.write(handle, clipped, sample_rate, subtype="PCM_16", format="WAV"))
 
 
 def duration(path: Path) -> float:

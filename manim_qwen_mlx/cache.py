@@ -20,6 +20,7 @@ from filelock import FileLock
 
 from .defaults import CACHE_INDEX_NAME, LOGGER_NAME
 from .errors import CacheError
+from .fsutil import atomic_write
 from .key import canonical_json
 from .text import slug
 
@@ -42,8 +43,10 @@ class NarrationCache:
             audio = self.audio_file(entry)
             if audio is not None and audio.is_file() and audio.stat().st_size > 0:
                 return dict(entry)
-            log.warning("Cache entry for %r names a missing audio file; synthesizing again.",
-                        input_data.get("input_text"))
+            log.warning(
+                "Cache entry for %r names a missing audio file; synthesizing again.",
+                input_data.get("input_text"),
+            )
         return None
 
     def entries(self) -> list[Entry]:
@@ -76,7 +79,9 @@ class NarrationCache:
         wanted = canonical_json(entry["input_data"])
         with self._index_lock():
             raw = self._read_for_update()
-            kept = [e for e in raw if not (isinstance(e, dict) and canonical_json(e.get("input_data")) == wanted)]
+            kept = [
+                e for e in raw if not (isinstance(e, dict) and canonical_json(e.get("input_data")) == wanted)
+            ]
             kept.append(entry)
             self._write_index(kept)
 
@@ -90,8 +95,8 @@ class NarrationCache:
     def ensure_writable(self) -> None:
         try:
             self._locks.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-", delete=True)
-            probe.close()
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
+                pass
         except OSError as exc:
             raise CacheError(
                 f"The voiceover cache {self.directory} is not writable ({exc.strerror or exc}). "
@@ -117,18 +122,14 @@ class NarrationCache:
         # Keep the unreadable index for inspection rather than overwrite what it may hold.
         aside = self.index_path.with_name(f"{CACHE_INDEX_NAME}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(self.index_path, aside)
-        log.warning("%s was unreadable (%s); moved it to %s and started a new index.",
-                    self.index_path, problem, aside.name)
+        log.warning(
+            "%s was unreadable (%s); moved it to %s and started a new index.",
+            self.index_path,
+            problem,
+            aside.name,
+        )
         return []
 
     def _write_index(self, entries: list[Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_INDEX_NAME}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entries, handle, indent=2, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.index_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        payload = json.dumps(entries, indent=2, ensure_ascii=False).encode("utf-8")
+        atomic_write(self.index_path, lambda handle: handle.write(payload))

@@ -28,39 +28,57 @@ def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSetting
     name = info.path.name
     if info.tts_model_type == "base":
         if voice.kind == "preset":
-            raise VoiceError(f"voice={voice.speaker!r} is a preset speaker, but {name} is a Base "
-                             "(voice-clone) model: pass ref_audio and ref_text, or use a CustomVoice model.")
+            raise VoiceError(
+                f"voice={voice.speaker!r} is a preset speaker, but {name} is a Base "
+                "(voice-clone) model: pass ref_audio and ref_text, or use a CustomVoice model."
+            )
         if voice.kind == "design":
-            raise VoiceError(f"instruct alone describes a voice for a VoiceDesign model, but {name} is a "
-                             "Base (voice-clone) model: pass ref_audio and ref_text.")
+            raise VoiceError(
+                f"instruct alone describes a voice for a VoiceDesign model, but {name} is a "
+                "Base (voice-clone) model: pass ref_audio and ref_text."
+            )
         if voice.instruct:
-            raise VoiceError(f"{name} is a Base model, which ignores instruct: remove instruct=, or use a "
-                             "CustomVoice or VoiceDesign model for styled speech.")
+            raise VoiceError(
+                f"{name} is a Base model, which ignores instruct: remove instruct=, or use a "
+                "CustomVoice or VoiceDesign model for styled speech."
+            )
         if not info.can_clone:
-            raise ModelLoadError(f"The speech tokenizer of {name} has no encoder, which cloning needs: "
-                                 "download the complete model folder again.")
+            raise ModelLoadError(
+                f"The speech tokenizer of {name} has no encoder, which cloning needs: "
+                "download the complete model folder again."
+            )
     elif info.tts_model_type == "custom_voice":
         if voice.kind != "preset":
-            raise VoiceError(f"{name} is a CustomVoice model: pass voice= one of {list(info.speakers)} "
-                             "(and no ref_audio); cloning needs a Base model.")
+            raise VoiceError(
+                f"{name} is a CustomVoice model: pass voice= one of {list(info.speakers)} "
+                "(and no ref_audio); cloning needs a Base model."
+            )
         if voice.speaker not in info.speakers:
-            raise VoiceError(f"Unknown speaker {voice.speaker!r} for {name}: choose one of {list(info.speakers)}.")
+            raise VoiceError(
+                f"Unknown speaker {voice.speaker!r} for {name}: choose one of {list(info.speakers)}."
+            )
         if voice.instruct and info.size == "0b6":
-            log.warning("The 0.6B CustomVoice model ignores instruct=%r; use the 1.7B one for styles.",
-                        voice.instruct)
+            log.warning(
+                "The 0.6B CustomVoice model ignores instruct=%r; use the 1.7B one for styles.", voice.instruct
+            )
     elif info.tts_model_type == "voice_design":
         if voice.kind != "design":
-            raise VoiceError(f"{name} is a VoiceDesign model: describe the voice with instruct= only "
-                             "(no ref_audio, no voice=).")
+            raise VoiceError(
+                f"{name} is a VoiceDesign model: describe the voice with instruct= only "
+                "(no ref_audio, no voice=)."
+            )
     else:
         raise ModelLoadError(f"{name} has an unknown tts_model_type {info.tts_model_type!r}.")
     if settings.lang_code != "auto" and settings.lang_code not in info.languages:
-        raise VoiceError(f"Language {settings.lang_code!r} is not known to {name}: use 'auto' or one of "
-                         f"{list(info.languages)}.")
+        raise VoiceError(
+            f"Language {settings.lang_code!r} is not known to {name}: use 'auto' or one of "
+            f"{list(info.languages)}."
+        )
 
 
-def synthesize(text: str, voice: Voice, settings: SynthesisSettings, ref: ModelRef,
-               allow_download: bool = True) -> np.ndarray:
+def synthesize(
+    text: str, voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool = True
+) -> np.ndarray:
     """Audio for normalised ``text`` at 24 kHz, sentences joined by ``settings.sentence_pause``."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
@@ -75,10 +93,19 @@ def synthesize(text: str, voice: Voice, settings: SynthesisSettings, ref: ModelR
             cap = min(cap, settings.max_tokens)
         mx.random.seed(settings.seed)  # each sentence depends only on its own inputs
         try:
-            results = list(model.generate(
-                text=sentence, lang_code=settings.lang_code, temperature=settings.temperature,
-                top_k=settings.top_k, top_p=settings.top_p, repetition_penalty=settings.repetition_penalty,
-                max_tokens=cap, verbose=False, **voice_kwargs))
+            results = list(
+                model.generate(
+                    text=sentence,
+                    lang_code=settings.lang_code,
+                    temperature=settings.temperature,
+                    top_k=settings.top_k,
+                    top_p=settings.top_p,
+                    repetition_penalty=settings.repetition_penalty,
+                    max_tokens=cap,
+                    verbose=False,
+                    **voice_kwargs,
+                )
+            )
         except ValueError as exc:
             raise VoiceError(f"The model rejected the voice options: {exc}") from exc
         finally:

@@ -35,8 +35,10 @@ class ModelInfo:
 
 
 def offline_requested() -> bool:
-    return any(os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
-               for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
+        for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
+    )
 
 
 def resolve_path(ref: ModelRef, allow_download: bool = True) -> Path:
@@ -52,24 +54,33 @@ def resolve_path(ref: ModelRef, allow_download: bool = True) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(ref.name, revision=ref.revision,
-                                      allow_patterns=list(DOWNLOAD_PATTERNS), local_files_only=True))
-    except Exception:  # noqa: BLE001 - any failure here only means "not in the local cache"
+        return Path(
+            snapshot_download(
+                ref.name, revision=ref.revision, allow_patterns=list(DOWNLOAD_PATTERNS), local_files_only=True
+            )
+        )
+    except Exception:
         pass
-    get_it = (f"On a machine with internet run `hf download {ref.name}` (or any render with "
-              "downloads allowed), or pass model= a local folder.")
+    get_it = (
+        f"On a machine with internet run `hf download {ref.name}` (or any render with "
+        "downloads allowed), or pass model= a local folder."
+    )
     if not allow_download or offline_requested():
         raise ModelNotAvailableError(f"Model {ref} is not downloaded and downloads are off. {get_it}")
     log.warning("Downloading model %s (once; later runs use the local copy).", ref)
     try:
-        return Path(snapshot_download(ref.name, revision=ref.revision, allow_patterns=list(DOWNLOAD_PATTERNS)))
-    except Exception as exc:  # noqa: BLE001 - network, auth and missing-repo errors all mean the same here
+        return Path(
+            snapshot_download(ref.name, revision=ref.revision, allow_patterns=list(DOWNLOAD_PATTERNS))
+        )
+    except Exception as exc:
         raise ModelNotAvailableError(f"Could not download model {ref}: {exc}. {get_it}") from exc
 
 
 def read_info(path: Path) -> ModelInfo:
     """Check that ``path`` holds a complete Qwen3-TTS checkpoint and describe it."""
-    missing = [name for name in ("config.json", "speech_tokenizer/config.json") if not (path / name).is_file()]
+    missing = [
+        name for name in ("config.json", "speech_tokenizer/config.json") if not (path / name).is_file()
+    ]
     if not any(path.glob("*.safetensors")):
         missing.append("model.safetensors")
     if not any(path.glob("speech_tokenizer/*.safetensors")):
@@ -77,8 +88,10 @@ def read_info(path: Path) -> ModelInfo:
     if not ((path / "tokenizer.json").is_file() or (path / "vocab.json").is_file()):
         missing.append("vocab.json (text tokenizer)")
     if missing:
-        raise ModelLoadError(f"Model folder {path} is missing {', '.join(missing)}: download it again "
-                             "or copy the complete checkpoint folder.")
+        raise ModelLoadError(
+            f"Model folder {path} is missing {', '.join(missing)}: download it again "
+            "or copy the complete checkpoint folder."
+        )
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         tokenizer_config = json.loads((path / "speech_tokenizer" / "config.json").read_text(encoding="utf-8"))
@@ -110,7 +123,7 @@ def load(path: Path) -> Any:
             # mlx-audio prints progress and swallows some failures; keep it out of the user's terminal.
             with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
                 model = load_model(path)
-        except Exception as exc:  # noqa: BLE001 - mlx-audio raises many types for a bad checkpoint
+        except Exception as exc:
             raise ModelLoadError(f"Could not load the model in {path}: {exc}") from exc
         finally:
             for line in printed.getvalue().splitlines():

@@ -66,30 +66,46 @@ class QwenMLXService(SpeechService):
         if global_speed != 1.0:
             raise QwenMLXError("global_speed needs SoX in manim-voiceover and is not supported here.")
         if transcription_model is not None:
-            raise QwenMLXError("transcription_model (Whisper) is not needed: QwenMLXService knows the "
-                               "text it speaks. Remove the argument.")
+            raise QwenMLXError(
+                "transcription_model (Whisper) is not needed: QwenMLXService knows the "
+                "text it speaks. Remove the argument."
+            )
         self.model_ref = ModelRef.resolve(model, revision)
         self.voice_options: dict[str, Any] = {
-            "ref_audio": ref_audio, "ref_text": ref_text, "voice": voice, "instruct": instruct}
+            "ref_audio": ref_audio,
+            "ref_text": ref_text,
+            "voice": voice,
+            "instruct": instruct,
+        }
         self.voice = Voice.from_options(**self.voice_options)
         self.settings = SynthesisSettings(
-            lang_code=lang_code, temperature=temperature, top_k=top_k, top_p=top_p,
-            repetition_penalty=repetition_penalty, max_tokens=max_tokens, seed=seed,
-            sentence_pause=sentence_pause)
+            lang_code=lang_code,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+            max_tokens=max_tokens,
+            seed=seed,
+            sentence_pause=sentence_pause,
+        )
         self.allow_download = allow_download
         try:
             SpeechService.__init__(self, cache_dir=cache_dir)
         except OSError as exc:
-            raise CacheError(f"Cannot create the voiceover cache {cache_dir}: {exc}. "
-                             "Pass cache_dir= a writable folder.") from exc
+            raise CacheError(
+                f"Cannot create the voiceover cache {cache_dir}: {exc}. Pass cache_dir= a writable folder."
+            ) from exc
 
-    def generate_from_text(self, text: str, cache_dir: PathLike | None = None,
-                           path: PathLike | None = None, **kwargs: object) -> Any:
+    def generate_from_text(
+        self, text: str, cache_dir: PathLike | None = None, path: PathLike | None = None, **kwargs: object
+    ) -> Any:
         """The manim-voiceover data dict for ``text``: from the cache, else synthesized and stored."""
         spoken = normalize(text)
         if not spoken:
-            raise InvalidTextError(f"Nothing to say in {text!r}: the narration text is empty "
-                                   "(or only bookmarks). Give the voiceover some words.")
+            raise InvalidTextError(
+                f"Nothing to say in {text!r}: the narration text is empty "
+                "(or only bookmarks). Give the voiceover some words."
+            )
         voice, settings = self.resolve(**kwargs)
         data = input_data(spoken, voice, settings, self.model_ref)
         cache = NarrationCache(cache_dir or self.cache_dir)
@@ -97,7 +113,9 @@ class QwenMLXService(SpeechService):
         if entry is None:
             key = cache_key(data)
             with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
-                entry = cache.lookup(data) or self._synthesize(cache, text, spoken, voice, settings, data, key, path)
+                entry = cache.lookup(data) or self._synthesize(
+                    cache, text, spoken, voice, settings, data, key, path
+                )
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
         return entry
 
@@ -105,8 +123,10 @@ class QwenMLXService(SpeechService):
         """The voice and settings for one call: the service's, with per-call overrides."""
         unknown = set(overrides) - set(VOICE_OPTIONS) - SETTING_NAMES
         if unknown:
-            raise QwenMLXError(f"Unknown voiceover option(s) {sorted(unknown)}: use "
-                               f"{sorted(set(VOICE_OPTIONS) | SETTING_NAMES)}.")
+            raise QwenMLXError(
+                f"Unknown voiceover option(s) {sorted(unknown)}: use "
+                f"{sorted(set(VOICE_OPTIONS) | SETTING_NAMES)}."
+            )
         settings = self.settings.with_overrides(**{k: v for k, v in overrides.items() if k in SETTING_NAMES})
         voice_overrides = {k: v for k, v in overrides.items() if k in VOICE_OPTIONS}
         if not voice_overrides:
@@ -116,7 +136,7 @@ class QwenMLXService(SpeechService):
             # A new clip or speaker replaces the whole identity; the old transcript belongs to the old clip.
             options.update(ref_audio=None, ref_text=None, voice=None)
         options.update(voice_overrides)
-        return Voice.from_options(**cast(dict[str, Any], options)), settings
+        return Voice.from_options(**options), settings
 
     def _wrap_generate_from_text(self, text: str, **kwargs: object) -> Any:
         # manim-voiceover's wrapper appends a duplicate cache entry on every call; ours stores once.
@@ -127,9 +147,17 @@ class QwenMLXService(SpeechService):
         self.audio_callback(data["original_audio"], data, **kwargs)
         return data
 
-    def _synthesize(self, cache: NarrationCache, text: str, spoken: str, voice: Voice,
-                    settings: SynthesisSettings, data: dict[str, Any], key: str,
-                    path: PathLike | None) -> Entry:
+    def _synthesize(
+        self,
+        cache: NarrationCache,
+        text: str,
+        spoken: str,
+        voice: Voice,
+        settings: SynthesisSettings,
+        data: dict[str, Any],
+        key: str,
+        path: PathLike | None,
+    ) -> Entry:
         started = time.perf_counter()
         samples = engine.synthesize(spoken, voice, settings, self.model_ref, self.allow_download)
         name = _audio_name(cache, path) if path is not None else cache.audio_name(spoken, key)
@@ -146,8 +174,12 @@ class QwenMLXService(SpeechService):
             "versions": _versions(),
         }
         cache.store(entry)
-        log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"],
-                 time.perf_counter() - started, spoken[:60])
+        log.info(
+            "Synthesized %.2f s of audio in %.2f s: %r",
+            entry["duration"],
+            time.perf_counter() - started,
+            spoken[:60],
+        )
         return entry
 
 

@@ -18,8 +18,16 @@ from .errors import SettingsError
 
 # Qwen3-TTS names languages in full; accept the ISO codes people type too.
 LANGUAGE_ALIASES = {
-    "en": "english", "zh": "chinese", "de": "german", "fr": "french", "es": "spanish",
-    "it": "italian", "ja": "japanese", "ko": "korean", "pt": "portuguese", "ru": "russian",
+    "en": "english",
+    "zh": "chinese",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "ja": "japanese",
+    "ko": "korean",
+    "pt": "portuguese",
+    "ru": "russian",
 }
 
 
@@ -37,19 +45,31 @@ class SynthesisSettings:
     def __post_init__(self) -> None:
         lang = str(self.lang_code).strip().lower()
         object.__setattr__(self, "lang_code", LANGUAGE_ALIASES.get(lang, lang))
-        _check(isinstance(self.temperature, (int, float)) and self.temperature >= 0,
-               f"temperature must be a number >= 0 (0 is greedy), got {self.temperature!r}")
-        _check(isinstance(self.top_k, int) and self.top_k >= 0,
-               f"top_k must be an integer >= 0 (0 turns it off), got {self.top_k!r}")
-        _check(isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1,
-               f"top_p must be in (0, 1], got {self.top_p!r}")
-        _check(isinstance(self.repetition_penalty, (int, float)) and self.repetition_penalty > 0,
-               f"repetition_penalty must be > 0, got {self.repetition_penalty!r}")
-        _check(self.max_tokens is None or (isinstance(self.max_tokens, int) and self.max_tokens > 0),
-               f"max_tokens must be a positive integer (codec frames, 12.5 per second), got {self.max_tokens!r}")
+        _check(
+            isinstance(self.temperature, (int, float)) and self.temperature >= 0,
+            f"temperature must be a number >= 0 (0 is greedy), got {self.temperature!r}",
+        )
+        _check(
+            isinstance(self.top_k, int) and self.top_k >= 0,
+            f"top_k must be an integer >= 0 (0 turns it off), got {self.top_k!r}",
+        )
+        _check(
+            isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1,
+            f"top_p must be in (0, 1], got {self.top_p!r}",
+        )
+        _check(
+            isinstance(self.repetition_penalty, (int, float)) and self.repetition_penalty > 0,
+            f"repetition_penalty must be > 0, got {self.repetition_penalty!r}",
+        )
+        _check(
+            self.max_tokens is None or (isinstance(self.max_tokens, int) and self.max_tokens > 0),
+            f"max_tokens must be a positive integer (codec frames, 12.5 per second), got {self.max_tokens!r}",
+        )
         _check(isinstance(self.seed, int), f"seed must be an integer, got {self.seed!r}")
-        _check(isinstance(self.sentence_pause, (int, float)) and 0 <= self.sentence_pause <= 5,
-               f"sentence_pause must be between 0 and 5 seconds, got {self.sentence_pause!r}")
+        _check(
+            isinstance(self.sentence_pause, (int, float)) and 0 <= self.sentence_pause <= 5,
+            f"sentence_pause must be between 0 and 5 seconds, got {self.sentence_pause!r}",
+        )
         for name in ("temperature", "top_p", "repetition_penalty", "sentence_pause"):
             object.__setattr__(self, name, float(getattr(self, name)))
 

@@ -17,10 +17,12 @@ from .defaults import (
 # Same tag shape manim-voiceover's tracker recognises, so both see the same spoken text.
 BOOKMARK_RE = re.compile(r"<bookmark\s*mark\s*=['\"]\w*[\"']\s*/>")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+|(?<=[。！？])\s*")
-_CLAUSE_END = re.compile(r"(?<=[,;:，；：])\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|(?<=[，；：])\s*")
 _SPACE = re.compile(r"\s+")
 # A period after these is not a sentence end.
-_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|fig|eq|no|cf)\.|\b[A-Za-z]\.[A-Za-z]\.)$", re.I)
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|fig|eq|no|cf)\.|\b[A-Za-z]\.[A-Za-z]\.)$", re.I
+)
 
 
 def remove_bookmarks(text: str) -> str:
