@@ -63,7 +63,9 @@ def _pack(parts: list[str], max_chars: int) -> list[str]:
     chunks: list[str] = []
     current = ""
     for part in parts:
-        candidate = f"{current} {part}" if current else part
+        # CJK text has no spaces between clauses; Latin text does.
+        glue = "" if not current or unicodedata.east_asian_width(current[-1]) in "WF" else " "
+        candidate = current + glue + part
         if current and len(candidate) > max_chars:
             chunks.append(current)
             current = part

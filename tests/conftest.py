@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny random Qwen3-TTS checkpoints built once per session, a reference clip.
+
+Nothing here reaches the network: HF_HUB_OFFLINE is set for the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["MANIM_QWEN_MLX_OFFLINE"] = "1"
+os.environ.pop("MANIM_QWEN_MLX_MODEL", None)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_VOICE = REPO / "example_scenes" / "voices" / "espeak.wav"
+FRAMES = 6  # random weights never stop on their own: keep every test's generations short
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen3_tts import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-base", "base")
+
+
+@pytest.fixture(scope="session")
+def tiny_custom_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen3_tts import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-custom", "custom_voice")
+
+
+@pytest.fixture(scope="session")
+def tiny_voice_design(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen3_tts import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-design", "voice_design")
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> Path:
+    """A copy of the example clip with its sidecar transcript."""
+    clip = tmp_path / "voice" / "me.wav"
+    clip.parent.mkdir()
+    shutil.copy(EXAMPLE_VOICE, clip)
+    shutil.copy(EXAMPLE_VOICE.with_suffix(".txt"), clip.with_suffix(".txt"))
+    return clip
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "voiceovers"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # manim-voiceover and manim write media/ under the working directory.
+    monkeypatch.chdir(tmp_path)
+    yield
