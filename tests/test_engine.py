@@ -1,0 +1,129 @@
+"""Real synthesis through mlx-audio on the tiny random checkpoint (its audio is noise)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import FRAMES
+from manim_qwen_mlx import (
+    ModelLoadError,
+    ModelNotAvailableError,
+    ReferenceAudioError,
+    VoiceError,
+)
+from manim_qwen_mlx import engine, loader
+from manim_qwen_mlx.model_ref import ModelRef
+from manim_qwen_mlx.settings import SynthesisSettings
+from manim_qwen_mlx.voice import Voice
+
+SAMPLES_PER_FRAME = 1920
+SHORT = SynthesisSettings(max_tokens=FRAMES)
+
+
+def _say(model: Path, voice: Voice, text: str = "A circle.", settings: SynthesisSettings = SHORT) -> np.ndarray:
+    return engine.synthesize(text, voice, settings, ModelRef.resolve(model))
+
+
+def test_clone_is_deterministic_for_a_seed(tiny_model: Path, reference: Path) -> None:
+    voice = Voice.from_options(reference)
+    first = _say(tiny_model, voice)
+    assert first.dtype == np.float32 and 0 < first.size <= FRAMES * SAMPLES_PER_FRAME
+    np.testing.assert_array_equal(first, _say(tiny_model, voice))
+    assert not np.array_equal(first, _say(tiny_model, voice, settings=SynthesisSettings(max_tokens=FRAMES, seed=9)))
+
+
+def test_sentences_are_synthesized_one_by_one_and_joined_with_a_pause(
+    tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    voice = Voice.from_options(reference)
+    model = loader.load(tiny_model.resolve())
+    spoken: list[str] = []
+    real_generate = model.generate
+
+    def spy(**kwargs: object) -> object:
+        spoken.append(str(kwargs["text"]))
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model, "generate", spy)
+    settings = SynthesisSettings(max_tokens=FRAMES, sentence_pause=0.5)
+    joined = _say(tiny_model, voice, "A circle. Watch it grow!", settings)
+    assert spoken == ["A circle.", "Watch it grow!"]
+    parts = [_say(tiny_model, voice, s, settings) for s in list(spoken)]
+    assert joined.size == parts[0].size + 12_000 + parts[1].size
+    np.testing.assert_array_equal(joined[: parts[0].size], parts[0])
+    assert not joined[parts[0].size : parts[0].size + 12_000].any()
+
+
+def test_frame_ceiling_comes_from_the_text(tiny_model: Path, reference: Path) -> None:
+    # Random weights never emit end-of-speech, so the ceiling alone ends the generation.
+    audio = _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
+    assert audio.size <= 33 * SAMPLES_PER_FRAME  # ceil(12.5 * (2 s + 0.2 s * 3 chars))
+
+
+def test_reference_in_any_format_is_resampled(tiny_model: Path, tmp_path: Path) -> None:
+    data, rate = sf.read(Path(__file__).parents[1] / "example_scenes/voices/espeak.wav", dtype="float32")
+    stereo = tmp_path / "stereo48k.wav"
+    sf.write(stereo, np.stack([data, data], axis=1)[::1], rate, subtype="FLOAT")
+    resampled = tmp_path / "stereo44k.flac"
+    sf.write(resampled, np.stack([data, data], axis=1), 44_100)
+    for clip in (stereo, resampled):
+        assert _say(tiny_model, Voice.from_options(clip, ref_text="The quick brown fox.")).size > 0
+
+
+def test_undecodable_reference_names_the_file(tiny_model: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "broken.wav"
+    clip.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    with pytest.raises(ReferenceAudioError, match="broken.wav"):
+        _say(tiny_model, Voice.from_options(clip, ref_text="Hello."))
+
+
+def test_preset_speaker_and_designed_voice(tiny_custom_voice: Path, tiny_voice_design: Path) -> None:
+    assert _say(tiny_custom_voice, Voice.from_options(voice="Ryan")).size > 0
+    assert _say(tiny_voice_design, Voice.from_options(instruct="A calm, low voice.")).size > 0
+
+
+def test_wrong_voice_for_the_model_is_a_clear_error(
+    tiny_model: Path, tiny_custom_voice: Path, tiny_voice_design: Path, reference: Path
+) -> None:
+    clone = Voice.from_options(reference)
+    cases = [
+        (tiny_model, Voice.from_options(voice="ryan"), "preset speaker.*Base"),
+        (tiny_model, Voice.from_options(reference, instruct="Happy."), "ignores instruct"),
+        (tiny_model, Voice.from_options(instruct="Happy."), "VoiceDesign"),
+        (tiny_custom_voice, clone, "CustomVoice.*voice="),
+        (tiny_custom_voice, Voice.from_options(voice="nobody"), "Unknown speaker 'nobody'.*ryan"),
+        (tiny_voice_design, Voice.from_options(voice="ryan"), "VoiceDesign.*instruct="),
+    ]
+    for model, voice, message in cases:
+        with pytest.raises(VoiceError, match=message):
+            _say(model, voice)
+    with pytest.raises(VoiceError, match="Language 'klingon'"):
+        _say(tiny_model, clone, settings=SynthesisSettings(lang_code="klingon", max_tokens=FRAMES))
+
+
+def test_model_not_downloaded_while_offline(reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ModelNotAvailableError, match="hf download org/not-here"):
+        engine.synthesize("Hi.", Voice.from_options(reference), SHORT, ModelRef.resolve("org/not-here"))
+
+
+def test_missing_model_folder(reference: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotAvailableError, match="does not exist"):
+        _say(tmp_path / "nowhere", Voice.from_options(reference))
+
+
+def test_incomplete_model_folder_names_the_missing_file(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(tiny_model, tmp_path / "partial")
+    (copy / "speech_tokenizer" / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="speech_tokenizer/model.safetensors"):
+        _say(copy, Voice.from_options(reference))
+
+
+def test_other_model_types_are_refused(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(tiny_model, tmp_path / "other")
+    (copy / "config.json").write_text('{"model_type": "kokoro"}')
+    with pytest.raises(ModelLoadError, match="not Qwen3-TTS"):
+        _say(copy, Voice.from_options(reference))
