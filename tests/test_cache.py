@@ -59,7 +59,13 @@ def test_broken_index_is_a_miss_and_is_kept_aside(cache_dir: Path, content: str)
 
 
 def test_foreign_entries_are_kept(cache_dir: Path) -> None:
-    foreign = [{"input_text": "hi", "input_data": {"input_text": "hi", "service": "gtts"}, "original_audio": "hi.mp3"}]
+    foreign = [
+        {
+            "input_text": "hi",
+            "input_data": {"input_text": "hi", "service": "gtts"},
+            "original_audio": "hi.mp3",
+        }
+    ]
     cache_dir.mkdir()
     (cache_dir / "cache.json").write_text(json.dumps(foreign))
     cache = NarrationCache(cache_dir)
@@ -78,7 +84,7 @@ def test_unwritable_cache_says_what_to_do(tmp_path: Path) -> None:
     # A file where the folder should be fails for root too, unlike permission bits.
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    with pytest.raises(CacheError, match="not writable.*cache_dir="):
+    with pytest.raises(CacheError, match=r"not writable.*cache_dir="):
         NarrationCache(blocker / "voiceovers").store({"input_data": {}})
 
 

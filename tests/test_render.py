@@ -10,7 +10,6 @@ from pathlib import Path
 import av
 import pytest
 import soundfile as sf
-
 from conftest import FRAMES, REPO
 
 MANIM = [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching"]
@@ -19,7 +18,11 @@ MANIM = [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching"]
 def _render(scene_file: Path, scene: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
         [*MANIM, "--media_dir", str(cwd / "media"), str(scene_file), scene],
-        cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
@@ -40,8 +43,12 @@ def own_model(tiny_model: Path, tmp_path: Path) -> Path:
 
 def test_render_then_rerender_without_the_model(own_model: Path, reference: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    env = {"TEST_MODEL": str(own_model), "TEST_REF": str(reference), "TEST_REPORT": str(report),
-           "TEST_FRAMES": str(FRAMES)}
+    env = {
+        "TEST_MODEL": str(own_model),
+        "TEST_REF": str(reference),
+        "TEST_REPORT": str(report),
+        "TEST_FRAMES": str(FRAMES),
+    }
     scene = REPO / "tests" / "scenes" / "narrated.py"
     _render(scene, "Narrated", tmp_path, env)
 
@@ -69,7 +76,9 @@ def test_render_then_rerender_without_the_model(own_model: Path, reference: Path
 
 
 def test_example_scene_renders_with_a_local_model(tiny_model: Path, tmp_path: Path) -> None:
-    _render(REPO / "example_scenes" / "intro.py", "Intro", tmp_path, {"MANIM_QWEN_MLX_MODEL": str(tiny_model)})
+    _render(
+        REPO / "example_scenes" / "intro.py", "Intro", tmp_path, {"MANIM_QWEN_MLX_MODEL": str(tiny_model)}
+    )
     entries = json.loads((tmp_path / "media" / "voiceovers" / "cache.json").read_text())
     assert len(entries) == 4
     assert _audio_seconds(tmp_path / "media" / "videos" / "intro" / "480p15" / "Intro.mp4") > 0

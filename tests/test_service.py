@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-
 from conftest import FRAMES
+
 from manim_qwen_mlx import CacheError, InvalidTextError, QwenMLXError, QwenMLXService, VoiceError
 
 
@@ -61,7 +61,9 @@ def test_nothing_to_say(service: QwenMLXService, text: str) -> None:
         service._wrap_generate_from_text(text)
 
 
-def test_cache_dir_as_str_path_relative_or_absolute(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+def test_cache_dir_as_str_path_relative_or_absolute(
+    tiny_model: Path, reference: Path, tmp_path: Path
+) -> None:
     for cache_dir in ["rel/str", Path("rel/path"), str(tmp_path / "abs"), tmp_path / "abs-path"]:
         svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=FRAMES, cache_dir=cache_dir)
         data = svc._wrap_generate_from_text("Hi.")
@@ -82,8 +84,9 @@ def test_unusable_cache_dir(tiny_model: Path, reference: Path, tmp_path: Path) -
         QwenMLXService(model=tiny_model, ref_audio=reference, cache_dir=blocker / "voiceovers")
 
 
-def test_hit_loads_no_model_and_no_mlx(service: QwenMLXService, tiny_model: Path, reference: Path,
-                                       cache_dir: Path, tmp_path: Path) -> None:
+def test_hit_loads_no_model_and_no_mlx(
+    service: QwenMLXService, tiny_model: Path, reference: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     service._wrap_generate_from_text("A circle.")
     # Another process, the model folder moved away: the cache alone must answer.
     probe = (

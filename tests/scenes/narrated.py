@@ -20,7 +20,10 @@ class Narrated(VoiceoverScene):
             )
         )
         seen = []
-        for text, shape in [("A circle. Watch it grow.", Circle()), ("And a <bookmark mark='sq'/>square.", Square())]:
+        for text, shape in [
+            ("A circle. Watch it grow.", Circle()),
+            ("And a <bookmark mark='sq'/>square.", Square()),
+        ]:
             with self.voiceover(text=text) as tracker:
                 self.play(Create(shape), run_time=tracker.duration)
                 seen.append({"duration": tracker.duration, "audio": tracker.data["final_audio"]})

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Render the narrated example scene. The model is $MANIM_QWEN_MLX_MODEL (a repo id or a local folder),
+# else the default model, downloaded once. --tiny uses the random test checkpoint instead (noise, offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+if [ "${1:-}" = "--tiny" ]; then
+  shift
+  [ -f tiny-qwen3-tts/config.json ] || .venv/bin/python tests/fixtures/tiny_qwen3_tts.py tiny-qwen3-tts >/dev/null
+  export MANIM_QWEN_MLX_MODEL="$PWD/tiny-qwen3-tts"
+fi
+.venv/bin/manim render -ql "$@" example_scenes/intro.py Intro
