@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, cast
 
 from manim_voiceover.services.base import SpeechService
 
-from . import audio, engine
+from . import collect, narration
 from .cache import Entry, NarrationCache
 from .defaults import (
     DEFAULT_LANG_CODE,
@@ -107,17 +105,42 @@ class QwenMLXService(SpeechService):
                 "(or only bookmarks). Give the voiceover some words."
             )
         voice, settings = self.resolve(**kwargs)
-        data = input_data(spoken, voice, settings, self.model_ref)
         cache = NarrationCache(cache_dir or self.cache_dir)
-        entry = cache.lookup(data)
-        if entry is None:
-            key = cache_key(data)
-            with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
-                entry = cache.lookup(data) or self._synthesize(
-                    cache, text, spoken, voice, settings, data, key, path
-                )
+        audio_name = _audio_name(cache, path) if path is not None else None
+        if collect.log_path() is not None:
+            entry = self._collect(cache, text, spoken, voice, settings)
+        else:
+            entry, _ = narration.ensure(
+                cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name
+            )
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
         return entry
+
+    def _collect(
+        self, cache: NarrationCache, text: str, spoken: str, voice: Voice, settings: SynthesisSettings
+    ) -> Entry:
+        """Record the narration for precache; a miss gets silence of about the right length."""
+        data = input_data(spoken, voice, settings, self.model_ref)
+        entry = cache.lookup(data)
+        collect.record(
+            collect.Request(
+                text=text,
+                spoken=spoken,
+                voice=voice,
+                settings=settings,
+                model=self.model_ref,
+                allow_download=self.allow_download,
+                cache_dir=cache.directory,
+                key=cache_key(data),
+                cached=entry is not None,
+            )
+        )
+        if entry is not None:
+            return entry
+        log_path = collect.log_path()
+        assert log_path is not None
+        stand_in = narration.placeholder(log_path.parent, collect.estimate_seconds(spoken))
+        return {"input_text": text, "input_data": data, "original_audio": str(stand_in)}
 
     def resolve(self, **overrides: object) -> tuple[Voice, SynthesisSettings]:
         """The voice and settings for one call: the service's, with per-call overrides."""
@@ -147,54 +170,9 @@ class QwenMLXService(SpeechService):
         self.audio_callback(data["original_audio"], data, **kwargs)
         return data
 
-    def _synthesize(
-        self,
-        cache: NarrationCache,
-        text: str,
-        spoken: str,
-        voice: Voice,
-        settings: SynthesisSettings,
-        data: dict[str, Any],
-        key: str,
-        path: PathLike | None,
-    ) -> Entry:
-        started = time.perf_counter()
-        samples = engine.synthesize(spoken, voice, settings, self.model_ref, self.allow_download)
-        name = _audio_name(cache, path) if path is not None else cache.audio_name(spoken, key)
-        target = cache.directory / name
-        audio.write_wav(target, samples)
-        entry: Entry = {
-            "input_text": text,
-            "input_data": data,
-            "original_audio": name,
-            "final_audio": name,
-            "key": key,
-            "duration": audio.duration(target),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": _versions(),
-        }
-        cache.store(entry)
-        log.info(
-            "Synthesized %.2f s of audio in %.2f s: %r",
-            entry["duration"],
-            time.perf_counter() - started,
-            spoken[:60],
-        )
-        return entry
-
 
 def _audio_name(cache: NarrationCache, path: PathLike) -> str:
     name = Path(os.fspath(path)).name
     if not name or cache.audio_file({"original_audio": name}) is None:
         raise CacheError(f"Audio path {path!r} must be a file name inside the cache directory.")
     return name if name.endswith(".wav") else f"{name}.wav"
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for package in ("manim-qwen-mlx", "mlx-audio", "mlx"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "unknown"
-    return found

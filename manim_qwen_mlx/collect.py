@@ -1,0 +1,95 @@
+"""Collecting mode: run the user's scenes as ``manim render --dry_run`` does and record every narration.
+
+The scenes' own code decides the texts, voices and settings (f-strings, loops), so what is collected
+is exactly what a render will ask for, keyed by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
+from .errors import QwenMLXError
+from .model_ref import ModelRef
+from .settings import SynthesisSettings
+from .text import spoken_units
+from .voice import Voice
+
+
+class SceneRunError(QwenMLXError):
+    """The scene file failed while its narrations were being collected."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One narration a scene asked for."""
+
+    text: str
+    spoken: str
+    voice: Voice
+    settings: SynthesisSettings
+    model: ModelRef
+    allow_download: bool
+    cache_dir: Path
+    key: str
+    cached: bool
+
+    def to_json(self) -> str:
+        voice = asdict(self.voice)
+        voice["ref_audio"] = str(self.voice.ref_audio) if self.voice.ref_audio else None
+        return json.dumps({**asdict(self), "voice": voice, "cache_dir": str(self.cache_dir)})
+
+    @classmethod
+    def from_json(cls, line: str) -> Request:
+        raw: dict[str, Any] = json.loads(line)
+        voice = raw["voice"]
+        voice["ref_audio"] = Path(voice["ref_audio"]) if voice["ref_audio"] else None
+        return cls(
+            **{
+                **raw,
+                "voice": Voice(**voice),
+                "settings": SynthesisSettings(**raw["settings"]),
+                "model": ModelRef(**raw["model"]),
+                "cache_dir": Path(raw["cache_dir"]),
+            }
+        )
+
+
+def log_path() -> Path | None:
+    """Where this process records narrations, when a precache run asked it to collect."""
+    value = os.environ.get(COLLECT_ENV)
+    return Path(value) if value else None
+
+
+def record(request: Request) -> None:
+    target = log_path()
+    assert target is not None
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(request.to_json() + "\n")
+
+
+def estimate_seconds(spoken: str) -> float:
+    return max(0.5, spoken_units(spoken) / ESTIMATED_CHARS_PER_SECOND)
+
+
+def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> list[Request]:
+    """Every narration the scenes ask for, from one dry run of ``manim render`` in a subprocess."""
+    with tempfile.TemporaryDirectory(prefix="manim-qwen-mlx-collect-") as folder:
+        log = Path(folder) / "requests.jsonl"
+        command = [sys.executable, "-m", "manim", "render", "--dry_run", "--progress_bar", "none"]
+        command += [str(scene_file), *scenes] if scenes else ["-a", str(scene_file)]
+        env = {**os.environ, COLLECT_ENV: str(log)}
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise SceneRunError(f"Running {scene_file} failed while collecting its narrations:\n{tail}")
+        if not log.exists():
+            return []
+        return [Request.from_json(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
