@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -79,11 +79,24 @@ class NarrationCache:
         wanted = canonical_json(entry["input_data"])
         with self._index_lock():
             raw = self._read_for_update()
-            kept = [
-                e for e in raw if not (isinstance(e, dict) and canonical_json(e.get("input_data")) == wanted)
-            ]
+            kept = [e for e in raw if not (isinstance(e, dict) and canonical_json(e.get("input_data")) == wanted)]
             kept.append(entry)
             self._write_index(kept)
+
+    def remove(self, doomed: Callable[[Entry], bool]) -> list[Entry]:
+        """Drop the entries ``doomed`` selects and then their audio files; return them."""
+        with self._index_lock():
+            raw = self._read_for_update()
+            removed = [e for e in raw if isinstance(e, dict) and doomed(e)]
+            if removed:
+                self._write_index([e for e in raw if not (isinstance(e, dict) and doomed(e))])
+        # Audio goes only after the index no longer names it, so a reader never sees a dangling entry.
+        still_named = {e.get("original_audio") for e in self.entries()}
+        for entry in removed:
+            path = self.audio_file(entry)
+            if path is not None and entry.get("original_audio") not in still_named:
+                path.unlink(missing_ok=True)
+        return removed
 
     @contextmanager
     def key_lock(self, key: str) -> Iterator[None]:

@@ -54,25 +54,19 @@ def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSetting
                 "(and no ref_audio); cloning needs a Base model."
             )
         if voice.speaker not in info.speakers:
-            raise VoiceError(
-                f"Unknown speaker {voice.speaker!r} for {name}: choose one of {list(info.speakers)}."
-            )
+            raise VoiceError(f"Unknown speaker {voice.speaker!r} for {name}: choose one of {list(info.speakers)}.")
         if voice.instruct and info.size == "0b6":
-            log.warning(
-                "The 0.6B CustomVoice model ignores instruct=%r; use the 1.7B one for styles.", voice.instruct
-            )
+            log.warning("The 0.6B CustomVoice model ignores instruct=%r; use the 1.7B one for styles.", voice.instruct)
     elif info.tts_model_type == "voice_design":
         if voice.kind != "design":
             raise VoiceError(
-                f"{name} is a VoiceDesign model: describe the voice with instruct= only "
-                "(no ref_audio, no voice=)."
+                f"{name} is a VoiceDesign model: describe the voice with instruct= only (no ref_audio, no voice=)."
             )
     else:
         raise ModelLoadError(f"{name} has an unknown tts_model_type {info.tts_model_type!r}.")
     if settings.lang_code != "auto" and settings.lang_code not in info.languages:
         raise VoiceError(
-            f"Language {settings.lang_code!r} is not known to {name}: use 'auto' or one of "
-            f"{list(info.languages)}."
+            f"Language {settings.lang_code!r} is not known to {name}: use 'auto' or one of {list(info.languages)}."
         )
 
 

@@ -36,8 +36,7 @@ class ModelInfo:
 
 def offline_requested() -> bool:
     return any(
-        os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
-        for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
+        os.environ.get(name, "").lower() in {"1", "true", "yes", "on"} for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
     )
 
 
@@ -69,18 +68,15 @@ def resolve_path(ref: ModelRef, allow_download: bool = True) -> Path:
         raise ModelNotAvailableError(f"Model {ref} is not downloaded and downloads are off. {get_it}")
     log.warning("Downloading model %s (once; later runs use the local copy).", ref)
     try:
-        return Path(
-            snapshot_download(ref.name, revision=ref.revision, allow_patterns=list(DOWNLOAD_PATTERNS))
-        )
+        return Path(snapshot_download(ref.name, revision=ref.revision, allow_patterns=list(DOWNLOAD_PATTERNS)))
     except Exception as exc:
-        raise ModelNotAvailableError(f"Could not download model {ref}: {exc}. {get_it}") from exc
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotAvailableError(f"Could not download model {ref} ({cause}). {get_it}") from exc
 
 
 def read_info(path: Path) -> ModelInfo:
     """Check that ``path`` holds a complete Qwen3-TTS checkpoint and describe it."""
-    missing = [
-        name for name in ("config.json", "speech_tokenizer/config.json") if not (path / name).is_file()
-    ]
+    missing = [name for name in ("config.json", "speech_tokenizer/config.json") if not (path / name).is_file()]
     if not any(path.glob("*.safetensors")):
         missing.append("model.safetensors")
     if not any(path.glob("speech_tokenizer/*.safetensors")):

@@ -147,8 +147,7 @@ class QwenMLXService(SpeechService):
         unknown = set(overrides) - set(VOICE_OPTIONS) - SETTING_NAMES
         if unknown:
             raise QwenMLXError(
-                f"Unknown voiceover option(s) {sorted(unknown)}: use "
-                f"{sorted(set(VOICE_OPTIONS) | SETTING_NAMES)}."
+                f"Unknown voiceover option(s) {sorted(unknown)}: use {sorted(set(VOICE_OPTIONS) | SETTING_NAMES)}."
             )
         settings = self.settings.with_overrides(**{k: v for k, v in overrides.items() if k in SETTING_NAMES})
         voice_overrides = {k: v for k, v in overrides.items() if k in VOICE_OPTIONS}

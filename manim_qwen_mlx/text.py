@@ -20,9 +20,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+|(?<
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|(?<=[，；：])\s*")
 _SPACE = re.compile(r"\s+")
 # A period after these is not a sentence end.
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|fig|eq|no|cf)\.|\b[A-Za-z]\.[A-Za-z]\.)$", re.I
-)
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|fig|eq|no|cf)\.|\b[A-Za-z]\.[A-Za-z]\.)$", re.I)
 
 
 def remove_bookmarks(text: str) -> str:
@@ -78,9 +76,7 @@ def _pack(parts: list[str], max_chars: int) -> list[str]:
 def spoken_units(text: str) -> float:
     """Length of the text in 'Latin letter' units; wide (CJK) characters weigh more."""
     return sum(
-        CAP_WIDE_CHAR_WEIGHT if unicodedata.east_asian_width(ch) in "WF" else 1.0
-        for ch in text
-        if not ch.isspace()
+        CAP_WIDE_CHAR_WEIGHT if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text if not ch.isspace()
     )
 
 

@@ -86,9 +86,7 @@ def _transcript(path: Path, ref_text: str | None) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise TranscriptError(f"Cannot read the transcript {sidecar}: {exc}") from exc
     if not text:
-        raise TranscriptError(
-            f"The transcript {sidecar} is empty: write the exact words spoken in {path.name}."
-        )
+        raise TranscriptError(f"The transcript {sidecar} is empty: write the exact words spoken in {path.name}.")
     return text
 
 

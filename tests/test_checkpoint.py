@@ -26,9 +26,7 @@ def test_base_checkpoint_round_trips(tiny_model: Path) -> None:
     main = Model.sanitize(mx.load(str(tiny_model / "model.safetensors")))
     talker = {k: v for k, v in tree_flatten(model.parameters()) if not k.startswith("speech_tokenizer.")}
     _assert_round_trip(main, talker, ())
-    speech = Qwen3TTSSpeechTokenizer.sanitize(
-        mx.load(str(tiny_model / "speech_tokenizer" / "model.safetensors"))
-    )
+    speech = Qwen3TTSSpeechTokenizer.sanitize(mx.load(str(tiny_model / "speech_tokenizer" / "model.safetensors")))
     # The speech tokenizer loads non-strictly, so a misnamed tensor would pass silently without this.
     _assert_round_trip(speech, dict(tree_flatten(model.speech_tokenizer.parameters())), (".initialized",))
 
@@ -42,9 +40,7 @@ def test_text_tokenizer_matches_the_model_prompt(tiny_model: Path) -> None:
     assert ids[-2] == model.config.im_end_token_id
 
 
-def test_custom_voice_and_voice_design_variants_load(
-    tiny_custom_voice: Path, tiny_voice_design: Path
-) -> None:
+def test_custom_voice_and_voice_design_variants_load(tiny_custom_voice: Path, tiny_voice_design: Path) -> None:
     custom = load_model(tiny_custom_voice)
     assert custom.speaker_encoder is None and "ryan" in custom.get_supported_speakers()
     design = load_model(tiny_voice_design)

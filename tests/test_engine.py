@@ -24,9 +24,7 @@ SAMPLES_PER_FRAME = 1920
 SHORT = SynthesisSettings(max_tokens=FRAMES)
 
 
-def _say(
-    model: Path, voice: Voice, text: str = "A circle.", settings: SynthesisSettings = SHORT
-) -> np.ndarray:
+def _say(model: Path, voice: Voice, text: str = "A circle.", settings: SynthesisSettings = SHORT) -> np.ndarray:
     return engine.synthesize(text, voice, settings, ModelRef.resolve(model))
 
 
@@ -35,9 +33,7 @@ def test_clone_is_deterministic_for_a_seed(tiny_model: Path, reference: Path) ->
     first = _say(tiny_model, voice)
     assert first.dtype == np.float32 and 0 < first.size <= FRAMES * SAMPLES_PER_FRAME
     np.testing.assert_array_equal(first, _say(tiny_model, voice))
-    assert not np.array_equal(
-        first, _say(tiny_model, voice, settings=SynthesisSettings(max_tokens=FRAMES, seed=9))
-    )
+    assert not np.array_equal(first, _say(tiny_model, voice, settings=SynthesisSettings(max_tokens=FRAMES, seed=9)))
 
 
 def test_sentences_are_synthesized_one_by_one_and_joined_with_a_pause(
@@ -109,9 +105,7 @@ def test_wrong_voice_for_the_model_is_a_clear_error(
         _say(tiny_model, clone, settings=SynthesisSettings(lang_code="klingon", max_tokens=FRAMES))
 
 
-def test_model_not_downloaded_while_offline(
-    reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_model_not_downloaded_while_offline(reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelNotAvailableError, match="hf download org/not-here"):
         engine.synthesize("Hi.", Voice.from_options(reference), SHORT, ModelRef.resolve("org/not-here"))
@@ -122,9 +116,7 @@ def test_missing_model_folder(reference: Path, tmp_path: Path) -> None:
         _say(tmp_path / "nowhere", Voice.from_options(reference))
 
 
-def test_incomplete_model_folder_names_the_missing_file(
-    tiny_model: Path, reference: Path, tmp_path: Path
-) -> None:
+def test_incomplete_model_folder_names_the_missing_file(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(tiny_model, tmp_path / "partial")
     (copy / "speech_tokenizer" / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match=r"speech_tokenizer/model\.safetensors"):

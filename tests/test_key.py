@@ -24,9 +24,7 @@ def base(reference: Path) -> tuple[str, Voice, SynthesisSettings, ModelRef]:
 def test_same_inputs_same_key(base: tuple[str, Voice, SynthesisSettings, ModelRef], reference: Path) -> None:
     text, voice, settings, model = base
     again = Voice.from_options(str(reference))
-    assert _key(text, voice, settings, model) == _key(
-        text, again, SynthesisSettings(), ModelRef.resolve("org/model")
-    )
+    assert _key(text, voice, settings, model) == _key(text, again, SynthesisSettings(), ModelRef.resolve("org/model"))
 
 
 @pytest.mark.parametrize(
@@ -42,9 +40,7 @@ def test_same_inputs_same_key(base: tuple[str, Voice, SynthesisSettings, ModelRe
         {"sentence_pause": 0.5},
     ],
 )
-def test_each_setting_changes_the_key(
-    base: tuple[str, Voice, SynthesisSettings, ModelRef], change: dict
-) -> None:
+def test_each_setting_changes_the_key(base: tuple[str, Voice, SynthesisSettings, ModelRef], change: dict) -> None:
     text, voice, settings, model = base
     assert _key(text, voice, settings, model) != _key(text, voice, replace(settings, **change), model)
 

@@ -61,9 +61,7 @@ def test_nothing_to_say(service: QwenMLXService, text: str) -> None:
         service._wrap_generate_from_text(text)
 
 
-def test_cache_dir_as_str_path_relative_or_absolute(
-    tiny_model: Path, reference: Path, tmp_path: Path
-) -> None:
+def test_cache_dir_as_str_path_relative_or_absolute(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     for cache_dir in ["rel/str", Path("rel/path"), str(tmp_path / "abs"), tmp_path / "abs-path"]:
         svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=FRAMES, cache_dir=cache_dir)
         data = svc._wrap_generate_from_text("Hi.")

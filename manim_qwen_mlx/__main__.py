@@ -1,0 +1,3 @@
+from manim_qwen_mlx.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""``manim-qwen-mlx precache``: synthesize every narration of a scene file before ``manim render``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import friendly_errors
+
+
+@click.command()
+@click.argument("scene_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scene_names", nargs=-1)
+@click.option("--check", is_flag=True, help="Synthesize nothing; list what is missing and exit 1 if anything is.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar. Default: manim's progress_bar setting, and only on a terminal.",
+)
+@friendly_errors
+def precache(scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None) -> None:
+    """Synthesize every narration SCENE_FILE will ask for (all its scenes unless SCENE_NAMES are given).
+
+    The scenes run as in `manim render --dry_run`, so texts built at run time are found too. Missing
+    narration is synthesized in this one process, one model load per model, and stored as each
+    segment finishes: Ctrl-C loses at most the segment in flight, and running again continues.
+    """
+    from .. import precache as library
+
+    if check:
+        todo = library.missing(scene_file, scene_names)
+        for request in todo:
+            click.echo(f"missing  {request.spoken[:70]!r}  ({request.model})")
+        click.echo(f"{len(todo)} narration(s) missing")
+        sys.exit(1 if todo else 0)
+
+    bar: Any = None
+
+    def on_plan(todo: list[Any]) -> None:
+        nonlocal bar
+        from tqdm import tqdm
+
+        if bar is not None:
+            bar.close()
+        bar = tqdm(total=len(todo), unit="segment", disable=not _show_progress(progress), file=sys.stderr)
+        bar.set_postfix_str("0.0 s of audio")
+
+    audio_total = 0.0
+
+    def on_segment(request: Any, seconds: float) -> None:
+        nonlocal audio_total
+        audio_total += seconds
+        bar.update(1)
+        bar.set_postfix_str(f"{audio_total:.1f} s of audio")
+
+    try:
+        summary = library.precache(scene_file, scene_names, on_plan=on_plan, on_segment=on_segment)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(
+        f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized, "
+        f"{len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
+        f"(real-time factor {summary.real_time_factor:.2f})"
+    )
+    errors: list[str] = []
+    for text, error in summary.failed:
+        click.echo(f"failed: {text[:70]!r}", err=True)
+        if error not in errors:
+            errors.append(error)
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+def _show_progress(choice: bool | None) -> bool:
+    if choice is not None:
+        return choice
+    if not sys.stderr.isatty():
+        return False
+    from manim import config
+
+    return str(config.progress_bar) != "none"
