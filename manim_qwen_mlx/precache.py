@@ -12,6 +12,7 @@ from pathlib import Path
 from . import collect, narration
 from .cache import NarrationCache
 from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
+from .key import cache_key
 
 Progress = Callable[["collect.Request", float], None]  # called after each segment with its seconds
 MAX_PASSES = 3  # a scene whose texts depend on durations may ask for new ones once audio exists
@@ -23,6 +24,7 @@ class PrecacheSummary:
     cached: int = 0
     synthesized: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (text, error)
+    superseded: int = 0  # made in an early pass for a text that depended on a placeholder duration
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     passes: int = 0
@@ -54,6 +56,7 @@ def precache(
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
     broken_models: dict[str, str] = {}  # a model that cannot load fails its segments at once
+    made: set[str] = set()
     for _ in range(MAX_PASSES):
         requests = unique(collect.run_scenes(scene_file, scenes, cwd))
         summary.passes += 1
@@ -62,26 +65,38 @@ def precache(
             summary.cached = sum(r.cached for r in requests)
         todo = [r for r in requests if not r.cached and r.key not in failed_keys]
         if not todo:
+            summary.superseded = _drop_superseded(made - {r.key for r in requests}, requests)
             break
         if on_plan is not None:
             on_plan(todo)
         for request in todo:
             seconds = _synthesize(request, summary, failed_keys, broken_models)
+            if seconds is not None:
+                made.add(request.key)
             if on_segment is not None:
-                on_segment(request, seconds)
+                on_segment(request, seconds or 0.0)
         summary.total = max(summary.total, len(requests))
     summary.wall_seconds = time.perf_counter() - started
     return summary
 
 
+def _drop_superseded(keys: set[str], requests: list[collect.Request]) -> int:
+    """Remove what this run made that the scenes no longer ask for (their text changed with durations)."""
+    if not keys:
+        return 0
+    directories = {r.cache_dir for r in requests}
+    return sum(len(NarrationCache(d).remove(lambda e: cache_key(e["input_data"]) in keys)) for d in directories)
+
+
 def _synthesize(
     request: collect.Request, summary: PrecacheSummary, failed_keys: set[str], broken_models: dict[str, str]
-) -> float:
+) -> float | None:
+    """Seconds of audio this call synthesized; None when it made nothing (cached meanwhile, or failed)."""
     model_problem = broken_models.get(str(request.model))
     if model_problem is not None:
         failed_keys.add(request.key)
         summary.failed.append((request.spoken, model_problem))
-        return 0.0
+        return None
     try:
         entry, made = narration.ensure(
             NarrationCache(request.cache_dir),
@@ -96,13 +111,14 @@ def _synthesize(
         broken_models[str(request.model)] = str(exc)
         failed_keys.add(request.key)
         summary.failed.append((request.spoken, str(exc)))
-        return 0.0
+        return None
     except QwenMLXError as exc:
         failed_keys.add(request.key)
         summary.failed.append((request.spoken, str(exc)))
-        return 0.0
+        return None
+    if not made:
+        return None
     seconds = float(entry.get("duration", 0.0))
-    if made:
-        summary.synthesized += 1
-        summary.audio_seconds += seconds
+    summary.synthesized += 1
+    summary.audio_seconds += seconds
     return seconds

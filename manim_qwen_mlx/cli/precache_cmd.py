@@ -62,8 +62,9 @@ def precache(scene_file: Path, scene_names: tuple[str, ...], check: bool, progre
         if bar is not None:
             bar.close()
     click.echo(
-        f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized, "
-        f"{len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
+        f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized"
+        + (f" ({summary.superseded} superseded)" if summary.superseded else "")
+        + f", {len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
         f"(real-time factor {summary.real_time_factor:.2f})"
     )
     errors: list[str] = []

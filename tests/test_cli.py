@@ -1,0 +1,218 @@
+"""The manim-qwen-mlx command, on the tiny checkpoint: precache, cache, say, doctor, download."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from conftest import FRAMES, REPO
+
+from manim_qwen_mlx.cache import NarrationCache
+from manim_qwen_mlx.cli import main
+
+LOOP = REPO / "tests" / "scenes" / "loop.py"
+
+
+@pytest.fixture
+def scene_env(tiny_model: Path, reference: Path, tmp_path: Path) -> dict[str, str]:
+    second = tmp_path / "voice" / "second.wav"
+    data, rate = sf.read(reference, dtype="float32")
+    sf.write(second, data[: rate * 3], rate)
+    return {
+        "TEST_MODEL": str(tiny_model),
+        "TEST_REF": str(reference),
+        "TEST_REF2": str(second),
+        "TEST_FRAMES": str(FRAMES),
+        "TEST_REPORT": str(tmp_path / "report.json"),
+    }
+
+
+def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "manim_qwen_mlx", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path: Path) -> None:
+    check = _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env)
+    assert check.returncode == 1 and "5 narration(s) missing" in check.stdout
+
+    first = _cli(["precache", str(LOOP), "Loop"], tmp_path, scene_env)
+    assert first.returncode == 0, first.stderr
+    # 3 loop steps + another voice + the duration-dependent text, found in a second collecting pass.
+    assert "6 synthesized (1 superseded), 0 failed" in first.stdout
+    entries = NarrationCache(tmp_path / "media" / "voiceovers").entries()
+    assert len(entries) == 5
+    assert len({e["input_data"]["config"]["voice"]["ref_audio_sha256"] for e in entries}) == 2
+
+    again = _cli(["precache", str(LOOP)], tmp_path, scene_env)
+    assert again.returncode == 0 and "5 already cached, 0 synthesized" in again.stdout
+    assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
+
+    render = subprocess.run(
+        [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(LOOP), "Loop"],
+        cwd=tmp_path,
+        env={**os.environ, **scene_env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert render.returncode == 0, render.stderr[-2000:]
+    assert json.loads(Path(scene_env["TEST_REPORT"]).read_text())["mlx_imported"] is False
+    assert len(NarrationCache(tmp_path / "media" / "voiceovers").entries()) == 5
+
+
+def test_killed_precache_leaves_a_cache_the_next_run_completes(scene_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**scene_env, "TEST_STEPS": "8", "TEST_FRAMES": "40"}
+    index = tmp_path / "media" / "voiceovers" / "cache.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "manim_qwen_mlx", "precache", str(LOOP)],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 300
+    while not index.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "precache finished before it could be killed"
+    cache = NarrationCache(index.parent)
+    done = cache.entries()
+    assert 1 <= len(done) < 10  # 8 loop steps, another voice, the duration-dependent text
+    for entry in done:
+        audio = cache.audio_file(entry)
+        assert audio is not None and sf.info(str(audio)).frames > 0
+    finish = _cli(["precache", str(LOOP)], tmp_path, env)
+    assert finish.returncode == 0, finish.stderr
+    counts = re.search(r"(\d+) already cached, (\d+) synthesized(?: \((\d+) superseded\))?", finish.stdout)
+    assert counts, finish.stdout
+    cached, made, superseded = (int(g or 0) for g in counts.groups())
+    assert cached == len(done) and made - superseded == 10 - len(done)
+    assert len(cache.entries()) == 10
+
+
+def test_precache_reports_a_broken_scene(tmp_path: Path) -> None:
+    scene = tmp_path / "broken.py"
+    scene.write_text("from manim import Scene\nclass Broken(Scene):\n    def construct(self):\n        1 / 0\n")
+    result = CliRunner().invoke(main, ["precache", str(scene)])
+    assert result.exit_code == 1 and "ZeroDivisionError" in result.output and "Traceback (most" not in result.output
+
+
+def test_cache_list_info_prune_clear(service_cache: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(main, ["cache", "list", "--cache-dir", str(service_cache)])
+    assert listed.exit_code == 0 and "Kept." in listed.output and "Dropped." in listed.output
+    assert "foreign" in listed.output
+    info = runner.invoke(main, ["cache", "info", "--cache-dir", str(service_cache)])
+    assert "2 ok" in info.output and "1 foreign" in info.output
+
+    scene = tmp_path / "keeps.py"
+    scene.write_text(
+        "import os\nfrom manim_voiceover import VoiceoverScene\nfrom manim_qwen_mlx import QwenMLXService\n"
+        "class Keeps(VoiceoverScene):\n    def construct(self):\n"
+        f"        self.set_speech_service(QwenMLXService(model={os.environ['TEST_KEEP_MODEL']!r}, "
+        f"ref_audio={os.environ['TEST_KEEP_REF']!r}, max_tokens={FRAMES}, cache_dir={str(service_cache)!r}))\n"
+        "        with self.voiceover(text='Kept.') as t:\n            self.wait(t.duration)\n"
+    )
+    dropped_audio = [
+        e["original_audio"] for e in NarrationCache(service_cache).entries() if e["input_text"] == "Dropped."
+    ]
+    dry = runner.invoke(main, ["cache", "prune", "--dry-run", "--cache-dir", str(service_cache), str(scene)])
+    assert dry.exit_code == 0, dry.output
+    assert "would remove  'Dropped.'" in dry.output and len(NarrationCache(service_cache).entries()) == 3
+    pruned = runner.invoke(main, ["cache", "prune", "--cache-dir", str(service_cache), str(scene)])
+    assert "1 entry removed" in pruned.output
+    texts = [e["input_text"] for e in NarrationCache(service_cache).entries()]
+    assert sorted(texts) == ["Kept.", "hello"] and not (service_cache / dropped_audio[0]).exists()
+
+    refused = runner.invoke(main, ["cache", "clear", "--cache-dir", str(service_cache)])
+    assert refused.exit_code != 0 and "--yes" in refused.output
+    cleared = runner.invoke(main, ["cache", "clear", "--yes", "--cache-dir", str(service_cache)])
+    assert "1 entry removed" in cleared.output
+    assert [e["input_text"] for e in NarrationCache(service_cache).entries()] == ["hello"]  # foreign kept
+
+
+@pytest.fixture
+def service_cache(tiny_model: Path, reference: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from manim_qwen_mlx import QwenMLXService
+
+    svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=FRAMES, cache_dir=cache_dir)
+    svc._wrap_generate_from_text("Kept.")
+    svc._wrap_generate_from_text("Dropped.")
+    index = cache_dir / "cache.json"
+    entries = json.loads(index.read_text())
+    entries.append(
+        {"input_text": "hello", "input_data": {"input_text": "hello", "service": "gtts"}, "original_audio": "hello.mp3"}
+    )
+    index.write_text(json.dumps(entries))
+    monkeypatch.setenv("TEST_KEEP_MODEL", str(tiny_model))
+    monkeypatch.setenv("TEST_KEEP_REF", str(reference))
+    return cache_dir
+
+
+def test_cache_commands_on_a_broken_index(tmp_path: Path) -> None:
+    (tmp_path / "cache.json").write_text("{not json")
+    result = CliRunner().invoke(main, ["cache", "info", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "unreadable" in result.output
+
+
+def test_say_writes_a_wav(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audition" / "hello.wav"
+    result = CliRunner().invoke(
+        main,
+        [
+            "say",
+            "Hello there.",
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--ref-audio",
+            str(reference),
+            "--max-tokens",
+            str(FRAMES),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output and sf.info(str(out)).samplerate == 24_000
+    assert np.abs(sf.read(str(out))[0]).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["say", "  "], "Nothing to say"),
+        (["say", "Hi.", "--ref-audio", "missing.wav", "--ref-text", "Hi."], "does not exist"),
+        (["say", "Hi.", "--voice", "ryan", "--model", "{model}"], "preset speaker"),
+        (["say", "Hi.", "--instruct", "Calm.", "--model", "org/not-downloaded"], "not downloaded"),
+        (["say", "Hi.", "--temperature", "-1", "--instruct", "x", "--model", "{model}"], "temperature"),
+        (["download", "org/not-downloaded"], "not downloaded"),
+    ],
+)
+def test_command_errors_are_one_line(tiny_model: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, [a.replace("{model}", str(tiny_model)) for a in args])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_doctor(tiny_model: Path) -> None:
+    ok = CliRunner().invoke(main, ["doctor", "--model", str(tiny_model)])
+    assert ok.exit_code == 0, ok.output
+    assert "mlx-audio" in ok.output and "base at" in ok.output
+    missing = CliRunner().invoke(main, ["doctor", "--model", "/no/such/model"])
+    assert missing.exit_code == 1 and "FAIL" in missing.output
