@@ -44,17 +44,6 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resampled.astype(np.float32)
 
 
-def join(chunks: list[np.ndarray], pause_seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Concatenate sentence audio with ``pause_seconds`` of silence between sentences."""
-    gap = np.zeros(round(pause_seconds * sample_rate), dtype=np.float32)
-    parts: list[np.ndarray] = []
-    for index, chunk in enumerate(chunks):
-        if index:
-            parts.append(gap)
-        parts.append(chunk.astype(np.float32, copy=False))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write 16-bit PCM atomically, so no half-written clip is ever served."""
     import soundfile as sf
@@ -68,3 +57,11 @@ def duration(path: Path) -> float:
 
     info = sf.info(str(path))
     return float(info.frames) / float(info.samplerate)
+
+
+def read_wav(path: Path) -> np.ndarray:
+    import soundfile as sf
+
+    samples, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    mono: np.ndarray = samples.mean(axis=1)
+    return mono

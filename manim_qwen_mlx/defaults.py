@@ -5,7 +5,7 @@ from __future__ import annotations
 LOGGER_NAME = "manim.qwen_mlx"
 SERVICE_NAME = "qwen_mlx"
 # Bumped whenever the audio for the same inputs would change (splitting, joining, trimming...).
-CACHE_SCHEMA_VERSION = 1
+CACHE_SCHEMA_VERSION = 2
 
 DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
 DRAFT_MODEL = "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit"
@@ -38,3 +38,8 @@ CACHE_INDEX_NAME = "cache.json"
 
 # What a model download fetches: weights as safetensors only (nothing is unpickled), configs, tokenizer.
 DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.jinja")
+
+# Bookmarks: exact word times from Qwen3-ForcedAligner, or a proportional estimate without it.
+DEFAULT_ALIGNER = "mlx-community/Qwen3-ForcedAligner-0.6B-4bit"
+ALIGNER_ENV = "MANIM_QWEN_MLX_ALIGNER"
+ALIGNER_SAMPLE_RATE = 16_000

@@ -6,16 +6,18 @@ The only module that imports mlx and mlx_audio, and only once a narration is not
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import audio, loader
+from . import audio, dsp, loader
 from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import ModelLoadError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
 from .text import frame_cap, split_sentences
+from .timing import Span, locate
 from .voice import Voice, reference_sha256
 
 log = logging.getLogger(LOGGER_NAME)
@@ -70,18 +72,26 @@ def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSetting
         )
 
 
+@dataclass(frozen=True)
+class Speech:
+    samples: np.ndarray
+    spans: list[Span]  # where each sentence lies, in the text and in ``samples``
+
+
 def synthesize(
     text: str, voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool = True
-) -> np.ndarray:
-    """Audio for normalised ``text`` at 24 kHz, sentences joined by ``settings.sentence_pause``."""
+) -> Speech:
+    """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
+    joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
     model = loader.load(info.path)
     import mlx.core as mx
 
     voice_kwargs = _voice_kwargs(voice)
+    sentences = split_sentences(text)
     chunks: list[np.ndarray] = []
-    for sentence in split_sentences(text):
+    for sentence in sentences:
         cap = frame_cap(sentence)
         if settings.max_tokens is not None:
             cap = min(cap, settings.max_tokens)
@@ -104,13 +114,39 @@ def synthesize(
             raise VoiceError(f"The model rejected the voice options: {exc}") from exc
         finally:
             mx.clear_cache()
-        samples = [np.asarray(r.audio, dtype=np.float32).reshape(-1) for r in results]
-        chunk = np.concatenate(samples) if samples else np.zeros(0, dtype=np.float32)
+        parts = [np.asarray(r.audio, dtype=np.float32).reshape(-1) for r in results]
+        chunk = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        if settings.trim_silence:
+            bounds = dsp.speech_bounds(chunk)
+            chunk = chunk[bounds[0] : bounds[1]] if bounds else chunk[:0]
         log.debug("Synthesized %.2f s for %r", chunk.size / SAMPLE_RATE, sentence)
         chunks.append(chunk)
     if not any(chunk.size for chunk in chunks):
-        raise SynthesisError(f"The model produced no audio for {text!r}: try another seed= or rephrase it.")
-    return audio.join(chunks, settings.sentence_pause)
+        raise SynthesisError(f"The model produced only silence for {text!r}: try another seed= or rephrase it.")
+    return _join(text, sentences, chunks, settings)
+
+
+def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
+    gap = np.zeros(round(settings.sentence_pause * SAMPLE_RATE), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    spans: list[Span] = []
+    cursor = 0
+    for (char_start, char_end), chunk in zip(locate(text, sentences), chunks, strict=True):
+        if pieces and chunk.size:
+            pieces.append(gap)
+            cursor += gap.size
+        spans.append(Span(char_start, char_end, cursor, cursor + chunk.size))
+        pieces.append(chunk)
+        cursor += chunk.size
+    samples = np.concatenate(pieces)
+    if settings.speed != 1.0:
+        stretched = dsp.stretch(samples, settings.speed)
+        scale = len(stretched) / len(samples)
+        spans = [
+            Span(s.char_start, s.char_end, round(s.sample_start * scale), round(s.sample_end * scale)) for s in spans
+        ]
+        samples = stretched
+    return Speech(samples, spans)
 
 
 def _voice_kwargs(voice: Voice) -> dict[str, Any]:

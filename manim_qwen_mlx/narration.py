@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Literal
 
-from . import audio, engine
+from . import aligner, audio, engine, timing
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME, SAMPLE_RATE
+from .errors import ModelLoadError, ModelNotAvailableError
 from .key import cache_key, input_data
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
 from .voice import Voice
 
 log = logging.getLogger(LOGGER_NAME)
+
+
+@dataclass(frozen=True)
+class BookmarkOptions:
+    """How word times are found when a narration needs them (it has bookmarks, or they were asked for)."""
+
+    mode: Literal["align", "estimate"]
+    aligner: ModelRef
+    allow_download: bool = True
 
 
 def ensure(
@@ -27,22 +39,29 @@ def ensure(
     model: ModelRef,
     allow_download: bool = True,
     audio_name: str | None = None,
+    bookmarks: BookmarkOptions | None = None,
 ) -> tuple[Entry, bool]:
-    """The cache entry for these inputs, synthesized and stored if missing; and whether it was."""
+    """The cache entry for these inputs, synthesized and stored if missing; and whether it was.
+
+    With ``bookmarks`` the entry carries word boundaries (in the spoken text), computed once and stored.
+    """
     data = input_data(spoken, voice, settings, model)
     entry = cache.lookup(data)
-    if entry is not None:
+    if entry is not None and not _wants_timing(entry, bookmarks):
         return entry, False
     key = cache_key(data)
     with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
         entry = cache.lookup(data)
         if entry is not None:
+            if _wants_timing(entry, bookmarks):
+                assert bookmarks is not None
+                entry = _with_word_times(cache, entry, spoken, settings, bookmarks, on_hit=True)
             return entry, False
         started = time.perf_counter()
-        samples = engine.synthesize(spoken, voice, settings, model, allow_download)
+        speech = engine.synthesize(spoken, voice, settings, model, allow_download)
         name = audio_name or cache.audio_name(spoken, key)
         target = cache.directory / name
-        audio.write_wav(target, samples)
+        audio.write_wav(target, speech.samples)
         entry = {
             "input_text": text,
             "input_data": data,
@@ -50,17 +69,69 @@ def ensure(
             "final_audio": name,
             "key": key,
             "duration": audio.duration(target),
+            "sentences": timing.spans_to_json(speech.spans),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": _versions(),
         }
-        cache.store(entry)
-    log.info(
-        "Synthesized %.2f s of audio in %.2f s: %r",
-        entry["duration"],
-        time.perf_counter() - started,
-        spoken[:60],
-    )
+        if bookmarks is not None:
+            entry = _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
+        else:
+            cache.store(entry)
+    log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started, spoken[:60])
     return entry, True
+
+
+def _wants_timing(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
+    if bookmarks is None:
+        return False
+    method = entry.get("word_boundaries_method")
+    return method is None or (method == "estimate" and bookmarks.mode == "align")
+
+
+def _with_word_times(
+    cache: NarrationCache,
+    entry: Entry,
+    spoken: str,
+    settings: SynthesisSettings,
+    bookmarks: BookmarkOptions,
+    speech: engine.Speech | None = None,
+    on_hit: bool = False,
+) -> Entry:
+    """Add word boundaries to ``entry`` and store it; exact with the aligner, else estimated."""
+    if speech is None:
+        spans = timing.spans_from_json(entry.get("sentences"))
+        path = cache.audio_file(entry)
+        if path is None or spans is None:
+            return entry
+        speech = engine.Speech(audio.read_wav(path), spans)
+    timed, method = None, "estimate"
+    if bookmarks.mode == "align":
+        # On a cache hit only a local aligner is used: a render never waits on a download for timings.
+        timed = _align(spoken, speech, settings, bookmarks, allow_download=bookmarks.allow_download and not on_hit)
+        method = "align" if timed is not None else method
+    if timed is None:
+        if method == "estimate" and entry.get("word_boundaries_method") == "estimate":
+            return entry
+        timed = timing.estimate(spoken, speech.spans, SAMPLE_RATE)
+    entry = {**entry, "word_boundaries": timing.stored_boundaries(timed, spoken), "word_boundaries_method": method}
+    cache.store(entry)
+    return entry
+
+
+def _align(
+    spoken: str, speech: engine.Speech, settings: SynthesisSettings, bookmarks: BookmarkOptions, allow_download: bool
+) -> list[timing.WordTime] | None:
+    try:
+        model = aligner.load(bookmarks.aligner, allow_download)
+    except (ModelNotAvailableError, ModelLoadError) as exc:
+        log.warning(
+            "Bookmark times are estimated, not aligned: %s For exact timings run "
+            "`manim-qwen-mlx download %s`, or pass bookmarks='estimate' to silence this.",
+            exc,
+            bookmarks.aligner.name,
+        )
+        return None
+    return aligner.align(model, speech.samples, SAMPLE_RATE, spoken, speech.spans, settings.lang_code)
 
 
 def _versions() -> dict[str, str]:

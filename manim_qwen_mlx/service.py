@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from manim_voiceover.services.base import SpeechService
 
-from . import collect, narration
+from . import collect, narration, timing
 from .cache import Entry, NarrationCache
 from .defaults import (
+    ALIGNER_ENV,
+    DEFAULT_ALIGNER,
     DEFAULT_LANG_CODE,
     DEFAULT_REPETITION_PENALTY,
     DEFAULT_SEED,
@@ -25,7 +27,7 @@ from .errors import CacheError, InvalidTextError, QwenMLXError
 from .key import cache_key, input_data
 from .model_ref import ModelRef
 from .settings import SETTING_NAMES, SynthesisSettings
-from .text import normalize
+from .text import BOOKMARK_RE, normalize, remove_bookmarks
 from .voice import Voice
 
 log = logging.getLogger(LOGGER_NAME)
@@ -56,6 +58,11 @@ class QwenMLXService(SpeechService):
         max_tokens: int | None = None,
         seed: int = DEFAULT_SEED,
         sentence_pause: float = DEFAULT_SENTENCE_PAUSE,
+        speed: float = 1.0,
+        trim_silence: bool = True,
+        bookmarks: Literal["align", "estimate"] = "align",
+        aligner: PathLike | None = None,
+        word_boundaries: bool = False,
         allow_download: bool = True,
         cache_dir: PathLike | None = None,
         global_speed: float = 1.0,
@@ -85,7 +92,14 @@ class QwenMLXService(SpeechService):
             max_tokens=max_tokens,
             seed=seed,
             sentence_pause=sentence_pause,
+            speed=speed,
+            trim_silence=trim_silence,
         )
+        if bookmarks not in ("align", "estimate"):
+            raise QwenMLXError(f"bookmarks must be 'align' or 'estimate', got {bookmarks!r}.")
+        self.bookmarks = bookmarks
+        self.aligner_ref = ModelRef.resolve(aligner or os.environ.get(ALIGNER_ENV) or DEFAULT_ALIGNER)
+        self.word_boundaries = word_boundaries
         self.allow_download = allow_download
         try:
             SpeechService.__init__(self, cache_dir=cache_dir)
@@ -104,16 +118,28 @@ class QwenMLXService(SpeechService):
                 f"Nothing to say in {text!r}: the narration text is empty "
                 "(or only bookmarks). Give the voiceover some words."
             )
+        mode = kwargs.pop("bookmarks", self.bookmarks)
+        wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         voice, settings = self.resolve(**kwargs)
         cache = NarrationCache(cache_dir or self.cache_dir)
         audio_name = _audio_name(cache, path) if path is not None else None
         if collect.log_path() is not None:
             entry = self._collect(cache, text, spoken, voice, settings)
         else:
+            timing_options = (
+                narration.BookmarkOptions(cast(Any, mode), self.aligner_ref, self.allow_download)
+                if wants_times
+                else None
+            )
             entry, _ = narration.ensure(
-                cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name
+                cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name, timing_options
             )
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
+        if "word_boundaries" in entry:
+            # Stored against the spoken text; the tracker counts offsets in this call's bookmark-free text.
+            entry["word_boundaries"] = timing.boundaries(
+                timing.from_stored(entry["word_boundaries"]), spoken, remove_bookmarks(text), entry["duration"]
+            )
         return entry
 
     def _collect(

@@ -41,6 +41,8 @@ class SynthesisSettings:
     max_tokens: int | None = None  # hard ceiling in codec frames per sentence; None: from the text
     seed: int = DEFAULT_SEED
     sentence_pause: float = DEFAULT_SENTENCE_PAUSE
+    speed: float = 1.0  # > 1 speaks faster, pitch kept
+    trim_silence: bool = True  # cut leading and trailing silence of each sentence
 
     def __post_init__(self) -> None:
         lang = str(self.lang_code).strip().lower()
@@ -70,7 +72,12 @@ class SynthesisSettings:
             isinstance(self.sentence_pause, (int, float)) and 0 <= self.sentence_pause <= 5,
             f"sentence_pause must be between 0 and 5 seconds, got {self.sentence_pause!r}",
         )
-        for name in ("temperature", "top_p", "repetition_penalty", "sentence_pause"):
+        _check(
+            isinstance(self.speed, (int, float)) and 0.5 <= self.speed <= 2.0,
+            f"speed must be between 0.5 and 2.0, got {self.speed!r}",
+        )
+        _check(isinstance(self.trim_silence, bool), f"trim_silence must be True or False, got {self.trim_silence!r}")
+        for name in ("temperature", "top_p", "repetition_penalty", "sentence_pause", "speed"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
     def with_overrides(self, **overrides: Any) -> SynthesisSettings:

@@ -25,7 +25,7 @@ SHORT = SynthesisSettings(max_tokens=FRAMES)
 
 
 def _say(model: Path, voice: Voice, text: str = "A circle.", settings: SynthesisSettings = SHORT) -> np.ndarray:
-    return engine.synthesize(text, voice, settings, ModelRef.resolve(model))
+    return engine.synthesize(text, voice, settings, ModelRef.resolve(model)).samples
 
 
 def test_clone_is_deterministic_for_a_seed(tiny_model: Path, reference: Path) -> None:

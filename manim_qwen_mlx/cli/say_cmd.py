@@ -38,7 +38,7 @@ def say(
     if not spoken:
         raise InvalidTextError("Nothing to say: give some words to speak.")
     chosen = Voice.from_options(ref_audio, ref_text, voice, instruct)
-    samples = engine.synthesize(spoken, chosen, SynthesisSettings(**settings), ModelRef.resolve(model))  # type: ignore[arg-type]
+    speech = engine.synthesize(spoken, chosen, SynthesisSettings(**settings), ModelRef.resolve(model))  # type: ignore[arg-type]
     output.parent.mkdir(parents=True, exist_ok=True)
-    audio.write_wav(output, samples)
+    audio.write_wav(output, speech.samples)
     click.echo(f"{audio.duration(output):.2f} s -> {output}")
