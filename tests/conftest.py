@@ -42,6 +42,13 @@ def tiny_voice_design(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-design", "voice_design")
 
 
+@pytest.fixture(scope="session")
+def tiny_aligner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_forced_aligner import build_aligner
+
+    return build_aligner(tmp_path_factory.mktemp("models") / "tiny-aligner")
+
+
 @pytest.fixture
 def reference(tmp_path: Path) -> Path:
     """A copy of the example clip with its sidecar transcript."""
