@@ -32,6 +32,10 @@ CAP_BASE_SECONDS = 2.0
 CAP_SECONDS_PER_CHAR = 0.2
 CAP_WIDE_CHAR_WEIGHT = 2.5  # a CJK character takes longer to say than a Latin letter
 MAX_SENTENCE_CHARS = 300  # longer sentences are split at clause or word boundaries
+# A sentence that reaches its frame ceiling never said end-of-speech (a known Qwen3-TTS failure):
+# it is generated again with a derived seed this many times, then reported as an error.
+RUNAWAY_RETRIES = 2
+MAX_TOKENS_ENV = "MANIM_QWEN_MLX_MAX_TOKENS"  # a default ceiling, e.g. for quick drafts
 
 SIDECAR_TRANSCRIPT_SUFFIX = ".txt"
 CACHE_INDEX_NAME = "cache.json"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import audio, dsp, loader
-from .defaults import LOGGER_NAME, SAMPLE_RATE
+from .defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, SAMPLE_RATE
 from .errors import ModelLoadError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
@@ -86,16 +86,30 @@ def synthesize(
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
     model = loader.load(info.path)
-    import mlx.core as mx
-
     voice_kwargs = _voice_kwargs(voice)
     sentences = split_sentences(text)
     chunks: list[np.ndarray] = []
     for sentence in sentences:
-        cap = frame_cap(sentence)
-        if settings.max_tokens is not None:
-            cap = min(cap, settings.max_tokens)
-        mx.random.seed(settings.seed)  # each sentence depends only on its own inputs
+        chunk = _speak(model, sentence, settings, voice_kwargs)
+        if settings.trim_silence:
+            bounds = dsp.speech_bounds(chunk)
+            chunk = chunk[bounds[0] : bounds[1]] if bounds else chunk[:0]
+        log.debug("Synthesized %.2f s for %r", chunk.size / SAMPLE_RATE, sentence)
+        chunks.append(chunk)
+    if not any(chunk.size for chunk in chunks):
+        raise SynthesisError(f"The model produced only silence for {text!r}: try another seed= or rephrase it.")
+    return _join(text, sentences, chunks, settings)
+
+
+def _speak(model: Any, sentence: str, settings: SynthesisSettings, voice_kwargs: dict[str, Any]) -> np.ndarray:
+    """One sentence, with the runaway guard: reaching the text's frame ceiling means the model never
+    said end-of-speech, so it is tried again with a derived seed, then refused; never cached silently."""
+    import mlx.core as mx
+
+    ceiling = frame_cap(sentence)
+    cap = ceiling if settings.max_tokens is None else min(ceiling, settings.max_tokens)
+    for attempt in range(RUNAWAY_RETRIES + 1):
+        mx.random.seed(settings.seed + attempt * 1_000_003)  # each sentence depends only on its own inputs
         try:
             results = list(
                 model.generate(
@@ -114,16 +128,24 @@ def synthesize(
             raise VoiceError(f"The model rejected the voice options: {exc}") from exc
         finally:
             mx.clear_cache()
+        frames = sum(int(getattr(r, "token_count", 0)) for r in results)
         parts = [np.asarray(r.audio, dtype=np.float32).reshape(-1) for r in results]
         chunk = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-        if settings.trim_silence:
-            bounds = dsp.speech_bounds(chunk)
-            chunk = chunk[bounds[0] : bounds[1]] if bounds else chunk[:0]
-        log.debug("Synthesized %.2f s for %r", chunk.size / SAMPLE_RATE, sentence)
-        chunks.append(chunk)
-    if not any(chunk.size for chunk in chunks):
-        raise SynthesisError(f"The model produced only silence for {text!r}: try another seed= or rephrase it.")
-    return _join(text, sentences, chunks, settings)
+        # A ceiling the user set lower than ours is a deliberate cut, not a runaway.
+        if frames < ceiling or cap < ceiling:
+            return chunk
+        log.warning(
+            "No end of speech within %d frames for %r (try %d of %d); trying another seed.",
+            ceiling,
+            sentence[:60],
+            attempt + 1,
+            RUNAWAY_RETRIES + 1,
+        )
+    raise SynthesisError(
+        f"Qwen3-TTS kept talking past {ceiling / FRAME_RATE:.1f} s for {sentence!r} in {RUNAWAY_RETRIES + 1} "
+        "tries (a known failure of the model). Rephrase or split the sentence, pass another seed=, or "
+        "check that the reference transcript matches the clip."
+    )
 
 
 def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:

@@ -22,6 +22,7 @@ from .defaults import (
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
     LOGGER_NAME,
+    MAX_TOKENS_ENV,
 )
 from .errors import CacheError, InvalidTextError, QwenMLXError
 from .key import cache_key, input_data
@@ -89,7 +90,7 @@ class QwenMLXService(SpeechService):
             top_k=top_k,
             top_p=top_p,
             repetition_penalty=repetition_penalty,
-            max_tokens=max_tokens,
+            max_tokens=max_tokens if max_tokens is not None else _env_max_tokens(),
             seed=seed,
             sentence_pause=sentence_pause,
             speed=speed,
@@ -201,3 +202,12 @@ def _audio_name(cache: NarrationCache, path: PathLike) -> str:
     if not name or cache.audio_file({"original_audio": name}) is None:
         raise CacheError(f"Audio path {path!r} must be a file name inside the cache directory.")
     return name if name.endswith(".wav") else f"{name}.wav"
+
+
+def _env_max_tokens() -> int | None:
+    value = os.environ.get(MAX_TOKENS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise QwenMLXError(f"{MAX_TOKENS_ENV}={value!r} must be a positive whole number of codec frames.")
+    return int(value)

@@ -12,6 +12,7 @@ from manim_qwen_mlx import (
     ModelLoadError,
     ModelNotAvailableError,
     ReferenceAudioError,
+    SynthesisError,
     VoiceError,
     engine,
     loader,
@@ -58,10 +59,28 @@ def test_sentences_are_synthesized_one_by_one_and_joined_with_a_pause(
     assert not joined[parts[0].size : parts[0].size + 12_000].any()
 
 
-def test_frame_ceiling_comes_from_the_text(tiny_model: Path, reference: Path) -> None:
-    # Random weights never emit end-of-speech, so the ceiling alone ends the generation.
-    audio = _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
-    assert audio.size <= 33 * SAMPLES_PER_FRAME  # ceil(12.5 * (2 s + 0.2 s * 3 chars))
+def test_runaway_generation_is_retried_with_derived_seeds_then_refused(
+    tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Random weights never emit end-of-speech, so every try reaches the ceiling the text allows.
+    model = loader.load(tiny_model.resolve())
+    frames: list[int] = []
+    real_generate = model.generate
+
+    def spy(**kwargs: object) -> object:
+        results = list(real_generate(**kwargs))
+        frames.append(sum(r.token_count for r in results))
+        return iter(results)
+
+    monkeypatch.setattr(model, "generate", spy)
+    with pytest.raises(SynthesisError, match=r"kept talking past 2\.6 s for 'Hi\.' in 3 tries"):
+        _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
+    assert frames == [33, 33, 33]  # ceil(12.5 * (2 s + 0.2 s * 3 chars)), each try
+
+
+def test_a_ceiling_below_the_texts_is_a_deliberate_cut(tiny_model: Path, reference: Path) -> None:
+    audio = _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings(max_tokens=10))
+    assert 0 < audio.size <= 10 * SAMPLES_PER_FRAME
 
 
 def test_reference_in_any_format_is_resampled(tiny_model: Path, tmp_path: Path) -> None:

@@ -76,7 +76,12 @@ def test_render_then_rerender_without_the_model(own_model: Path, reference: Path
 
 
 def test_example_scene_renders_with_a_local_model(tiny_model: Path, tmp_path: Path) -> None:
-    _render(REPO / "example_scenes" / "intro.py", "Intro", tmp_path, {"MANIM_QWEN_MLX_MODEL": str(tiny_model)})
+    _render(
+        REPO / "example_scenes" / "intro.py",
+        "Intro",
+        tmp_path,
+        {"MANIM_QWEN_MLX_MODEL": str(tiny_model), "MANIM_QWEN_MLX_MAX_TOKENS": "25"},
+    )
     entries = json.loads((tmp_path / "media" / "voiceovers" / "cache.json").read_text())
     assert len(entries) == 4
     assert _audio_seconds(tmp_path / "media" / "videos" / "intro" / "480p15" / "Intro.mp4") > 0

@@ -17,6 +17,7 @@ from ..defaults import (
     DEFAULT_TEMPERATURE,
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
+    MAX_TOKENS_ENV,
     MODEL_ENV,
 )
 
@@ -55,7 +56,13 @@ def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--top-k", type=int, default=DEFAULT_TOP_K),
         click.option("--top-p", type=float, default=DEFAULT_TOP_P),
         click.option("--repetition-penalty", type=float, default=DEFAULT_REPETITION_PENALTY),
-        click.option("--max-tokens", type=int, help="Frame ceiling per sentence (default: from the text)."),
+        click.option(
+            "--max-tokens",
+            type=int,
+            envvar=MAX_TOKENS_ENV,
+            show_envvar=True,
+            help="Frame ceiling per sentence (default: from the text).",
+        ),
         click.option("--seed", type=int, default=DEFAULT_SEED),
         click.option("--sentence-pause", type=float, default=DEFAULT_SENTENCE_PAUSE),
     ]
