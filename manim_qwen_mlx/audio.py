@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .defaults import LOGGER_NAME, SAMPLE_RATE
+from .defaults import LOGGER_NAME, LONG_REFERENCE_SECONDS, MIN_REFERENCE_SECONDS, SAMPLE_RATE
 from .errors import ReferenceAudioError
 from .fsutil import atomic_write
 
@@ -31,6 +31,23 @@ def load_reference(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise ReferenceAudioError(f"Reference audio {path} holds no samples: record the clip again.")
     if not np.all(np.isfinite(mono)):
         raise ReferenceAudioError(f"Reference audio {path} has invalid (NaN or infinite) samples.")
+    seconds = mono.size / rate
+    if seconds < MIN_REFERENCE_SECONDS:
+        raise ReferenceAudioError(
+            f"Reference audio {path} is only {seconds:.2f} s long: cloning needs at least "
+            f"{MIN_REFERENCE_SECONDS:.0f} s; record 5-15 s of clean speech."
+        )
+    from .dsp import speech_bounds
+
+    if speech_bounds(mono, rate) is None:
+        raise ReferenceAudioError(f"Reference audio {path} is silent: check the microphone and record it again.")
+    if seconds > LONG_REFERENCE_SECONDS:
+        log.warning(
+            "Reference audio %s is %.0f s long: over %.0f s cloning gets slow and drifts; 5-15 s works best.",
+            path,
+            seconds,
+            LONG_REFERENCE_SECONDS,
+        )
     return resample(mono, rate, sample_rate)
 
 

@@ -38,6 +38,11 @@ RUNAWAY_RETRIES = 2
 MAX_TOKENS_ENV = "MANIM_QWEN_MLX_MAX_TOKENS"  # a default ceiling, e.g. for quick drafts
 
 SIDECAR_TRANSCRIPT_SUFFIX = ".txt"
+MIN_REFERENCE_SECONDS = 1.0
+LONG_REFERENCE_SECONDS = 30.0
+# Speech runs at roughly 10-20 spoken characters a second; a transcript far outside this range
+# for its clip is probably the wrong one.
+TRANSCRIPT_CHARS_PER_SECOND = (3.0, 30.0)
 CACHE_INDEX_NAME = "cache.json"
 
 # What a model download fetches: weights as safetensors only (nothing is unpickled), configs, tokenizer.

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from . import audio, dsp, loader
-from .defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, SAMPLE_RATE
+from .defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
 from .errors import ModelLoadError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
-from .text import frame_cap, split_sentences
+from .text import frame_cap, split_sentences, spoken_units
 from .timing import Span, locate
 from .voice import Voice, reference_sha256
 
@@ -179,7 +179,22 @@ def _voice_kwargs(voice: Voice) -> dict[str, Any]:
         digest = reference_sha256(voice.ref_audio)
         if digest not in _references:
             _references[digest] = audio.load_reference(voice.ref_audio)
+            _check_transcript(voice, _references[digest].size / SAMPLE_RATE)
         return {"ref_audio": mx.array(_references[digest]), "ref_text": voice.ref_text}
     if voice.kind == "preset":
         return {"voice": voice.speaker, "instruct": voice.instruct}
     return {"instruct": voice.instruct}
+
+
+def _check_transcript(voice: Voice, seconds: float) -> None:
+    """Warn when the transcript cannot be what the clip says: a mismatch makes the clone garble."""
+    rate = spoken_units(voice.ref_text or "") / seconds
+    low, high = TRANSCRIPT_CHARS_PER_SECOND
+    if not low <= rate <= high:
+        log.warning(
+            "The transcript of %s has %.0f characters for %.1f s of audio; check that ref_text is "
+            "exactly what the clip says.",
+            voice.ref_audio,
+            spoken_units(voice.ref_text or ""),
+            seconds,
+        )

@@ -1,0 +1,181 @@
+"""Never lose or corrupt narration: parallel writers, kills, broken files, and fuzzed sequences."""
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes import FakeEngine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from invariants import assert_cache_invariants
+
+from manim_qwen_mlx import engine, narration
+from manim_qwen_mlx.cache import NarrationCache
+from manim_qwen_mlx.key import cache_key, canonical_json, input_data
+from manim_qwen_mlx.model_ref import ModelRef
+from manim_qwen_mlx.settings import SynthesisSettings
+from manim_qwen_mlx.text import normalize, remove_bookmarks
+from manim_qwen_mlx.voice import Voice
+
+MODEL = ModelRef.resolve("org/fake-model")
+VOICE = Voice(speaker="ryan")
+
+
+def _ensure(cache: NarrationCache, text: str) -> tuple[dict, bool]:
+    return narration.ensure(cache, text, normalize(text), VOICE, SynthesisSettings(), MODEL)
+
+
+def _worker(directory: str, worker: int, count: int, shared: int, log: str) -> None:
+    fake = FakeEngine()
+    engine.synthesize = fake  # type: ignore[assignment]
+    cache = NarrationCache(directory)
+    texts = [f"Worker {worker} line {i}." for i in range(count)] + [f"Shared line {i}." for i in range(shared)]
+    random.Random(worker).shuffle(texts)
+    for text in texts:
+        _ensure(cache, text)
+    with open(log, "a") as handle:
+        handle.write("".join(f"{t}\n" for t in fake.calls))
+
+
+@pytest.mark.stress
+def test_four_processes_hundred_writes_each(cache_dir: Path, tmp_path: Path) -> None:
+    workers, count, shared = 4, 100, 10
+    log = tmp_path / "calls.log"
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_worker, args=(str(cache_dir), w, count, shared, str(log))) for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * workers  # 0 errors
+    indexed = assert_cache_invariants(cache_dir)
+    assert len(indexed) == workers * count + shared  # 0 lost
+    calls = log.read_text().splitlines()
+    # The per-key lock: a narration wanted by every worker at once is synthesized exactly once.
+    assert sorted(c for c in calls if c.startswith("Shared")) == sorted(f"Shared line {i}." for i in range(shared))
+
+
+def test_index_rebuilds_from_entry_files(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "synthesize", FakeEngine())
+    cache = NarrationCache(cache_dir)
+    entries = [_ensure(cache, f"Line {i}.")[0] for i in range(5)]
+    (cache_dir / "cache.json").write_text('[{"trunc')
+    for entry in entries:  # served from the entry files while the index is broken
+        assert cache.lookup(entry["input_data"]) == entry
+    _ensure(cache, "One more.")  # the next write moves the broken index aside and rebuilds it
+    assert len(assert_cache_invariants(cache_dir)) == 6
+    assert len(list(cache_dir.glob("cache.json.broken-*"))) == 1
+    (cache_dir / "cache.json").unlink()
+    assert len(cache.entries()) == 6
+
+
+def test_unreadable_audio_is_a_miss(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeEngine()
+    monkeypatch.setattr(engine, "synthesize", fake)
+    cache = NarrationCache(cache_dir)
+    entry, _ = _ensure(cache, "A circle.")
+    (cache_dir / entry["original_audio"]).write_bytes(b"RIFF\x00\x00")
+    _, made = _ensure(cache, "A circle.")
+    assert made and fake.calls == ["A circle.", "A circle."]
+    assert_cache_invariants(cache_dir)
+
+
+TEXTS = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60)
+
+
+@given(TEXTS)
+def test_normalize_is_idempotent_and_bookmark_free(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once and "  " not in once and once == once.strip()
+    assert remove_bookmarks(once) == once or "<bookmark" in once
+
+
+@given(st.text(max_size=40), st.lists(st.sampled_from(["A", "b_2", "x"]), max_size=3))
+def test_bookmarks_never_change_the_key(words: str, marks: list[str]) -> None:
+    marked = words + "".join(f" <bookmark mark='{m}'/>" for m in marks) + " end"
+    plain = words + " end"
+    key = cache_key(input_data(normalize(marked), VOICE, SynthesisSettings(), MODEL))
+    assert key == cache_key(input_data(normalize(plain), VOICE, SynthesisSettings(), MODEL))
+
+
+@given(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=5))
+def test_canonical_json_ignores_insertion_order(data: dict) -> None:
+    assert canonical_json(dict(reversed(list(data.items())))) == canonical_json(data)
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, 6)),
+        st.tuples(st.just("get"), st.integers(0, 6)),
+        st.tuples(st.just("prune"), st.integers(0, 6)),
+        st.tuples(st.just("corrupt"), st.sampled_from(["", "[", "{}", "[1, 2]", "null"])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(OPS)
+def test_any_sequence_of_operations_keeps_the_invariants(tmp_path: Path, ops: list) -> None:
+    directory = tmp_path / f"cache-{time.monotonic_ns()}"
+    original = engine.synthesize
+    engine.synthesize = FakeEngine()  # type: ignore[assignment]
+    try:
+        cache = NarrationCache(directory)
+        present: set[str] = set()
+        for op, arg in ops:
+            text = f"Line {arg}." if isinstance(arg, int) else ""
+            if op == "put":
+                _ensure(cache, text)
+                present.add(text)
+            elif op == "get" and text in present:
+                _, made = _ensure(cache, text)
+                assert not made  # nothing stored is ever lost
+            elif op == "prune":
+                cache.remove(lambda e, t=text: e["input_text"] == t)
+                present.discard(text)
+            elif op == "corrupt":
+                directory.mkdir(parents=True, exist_ok=True)
+                (directory / "cache.json").write_text(arg)
+            if op in ("put", "prune"):  # every write leaves a sound index behind, whatever came before
+                assert_cache_invariants(directory)
+        assert {e["input_text"] for e in cache.entries()} == present
+    finally:
+        engine.synthesize = original
+
+
+KILL_SCRIPT = """
+import sys
+from manim_qwen_mlx import QwenMLXService
+svc = QwenMLXService(model=sys.argv[1], ref_audio=sys.argv[2], max_tokens=4, cache_dir=sys.argv[3])
+for i in range(int(sys.argv[4])):
+    svc._wrap_generate_from_text(f"Kill test line {i}.")
+"""
+
+
+@pytest.mark.stress
+def test_kills_at_random_points(tiny_model: Path, reference: Path, cache_dir: Path, tmp_path: Path) -> None:
+    script, lines = tmp_path / "narrate.py", 40
+    script.write_text(KILL_SCRIPT)
+    command = [sys.executable, str(script), str(tiny_model), str(reference), str(cache_dir), str(lines)]
+    rng, kills = random.Random(5), 0
+    for _ in range(20):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 3.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        assert_cache_invariants(cache_dir)
+    assert kills >= 15
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    assert len(assert_cache_invariants(cache_dir)) == lines
+    assert json.loads((cache_dir / "cache.json").read_text())
+    assert os.listdir(cache_dir)
