@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import loader
+from . import cpu_fastpath, loader
 from .audio import resample
 from .defaults import ALIGNER_SAMPLE_RATE, LOGGER_NAME
 from .errors import ModelLoadError
@@ -37,6 +37,7 @@ def load(ref: ModelRef, allow_download: bool) -> Any:
         if (config.get("thinker_config") or {}).get("model_type") != "qwen3_forced_aligner":
             raise ModelLoadError(f"{path} is not a Qwen3-ForcedAligner model.")
         log.info("Loading forced aligner from %s", path)
+        cpu_fastpath.prepare_blas()
         from mlx_audio.stt.utils import load_model
 
         printed = io.StringIO()

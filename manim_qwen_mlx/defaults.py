@@ -52,3 +52,16 @@ DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"
 DEFAULT_ALIGNER = "mlx-community/Qwen3-ForcedAligner-0.6B-4bit"
 ALIGNER_ENV = "MANIM_QWEN_MLX_ALIGNER"
 ALIGNER_SAMPLE_RATE = 16_000
+
+# CPU fast path (Linux): a system OpenBLAS instead of mlx's bundled reference BLAS, and the speech
+# decoder's convolutions as matmuls. BLAS_ENV: "off", or the path of a BLAS library to load.
+BLAS_ENV = "MANIM_QWEN_MLX_BLAS"
+FAST_CPU_ENV = "MANIM_QWEN_MLX_FAST_CPU"  # "0" keeps mlx-audio's own convolution layers
+OPENBLAS_CANDIDATES = (
+    "/usr/lib/{arch}-linux-gnu/openblas-pthread/libblas.so.3",  # Debian/Ubuntu: libopenblas0-pthread
+    "/usr/lib/{arch}-linux-gnu/openblas-pthread/libopenblas.so.0",
+    "/usr/lib/{arch}-linux-gnu/libopenblas.so.0",
+    "/usr/lib64/libopenblasp.so.0",  # Fedora: openblas-threads
+    "/usr/lib64/libopenblas.so.0",
+    "/usr/lib/libopenblas.so.0",  # Arch
+)

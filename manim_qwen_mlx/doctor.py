@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Literal
 
 from . import loader
+from .defaults import BLAS_ENV
 from .errors import QwenMLXError
 from .model_ref import ModelRef
 
 Status = Literal["ok", "warn", "fail"]
 SLOW_BLAS_GFLOPS = 20.0  # the reference BLAS in mlx's CPU wheel runs fp32 matmul at about 5
-OPENBLAS = Path("/usr/lib") / f"{platform.machine()}-linux-gnu" / "openblas-pthread" / "libblas.so.3"
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,9 @@ def _packages() -> list[Check]:
 
 
 def _mlx_device() -> Check:
+    from .cpu_fastpath import prepare_blas
+
+    prepare_blas()
     try:
         import mlx.core as mx
     except Exception as exc:
@@ -80,20 +81,23 @@ def _mlx_device() -> Check:
 def _blas() -> Check:
     import mlx.core as mx
 
+    from .cpu_fastpath import find_openblas, prepare_blas
+
     a = mx.random.normal((512, 512))
     mx.eval(a @ a)
     started = time.perf_counter()
     for _ in range(5):
         mx.eval(a @ a)
     gflops = 5 * 2 * 512**3 / (time.perf_counter() - started) / 1e9
+    detail = f"{prepare_blas()}; fp32 matmul {gflops:.0f} GFLOPS"
     if gflops >= SLOW_BLAS_GFLOPS:
-        return Check("cpu blas", "ok", f"fp32 matmul {gflops:.0f} GFLOPS")
+        return Check("cpu blas", "ok", detail)
     fix = (
-        f"LD_PRELOAD={OPENBLAS} makes it ~30x faster"
-        if OPENBLAS.exists()
-        else "sudo apt-get install libopenblas0-pthread, then LD_PRELOAD its libblas.so.3"
+        "sudo apt-get install libopenblas0-pthread (Fedora: openblas-threads); it is loaded automatically"
+        if find_openblas() is None
+        else f"unset {BLAS_ENV}, or point it at an OpenBLAS library"
     )
-    return Check("cpu blas", "warn", f"fp32 matmul {gflops:.0f} GFLOPS: mlx uses its slow bundled reference BLAS", fix)
+    return Check("cpu blas", "warn", detail + " (synthesis on the CPU will be very slow)", fix)
 
 
 def _model(model: str | None) -> Check:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import cpu_fastpath
 from .defaults import DOWNLOAD_PATTERNS, LOGGER_NAME, OFFLINE_ENV
 from .errors import ModelLoadError, ModelNotAvailableError
 from .model_ref import ModelRef
@@ -112,6 +113,7 @@ def load(path: Path) -> Any:
         if path in _loaded:
             return _loaded[path]
         log.info("Loading Qwen3-TTS model from %s", path)
+        cpu_fastpath.prepare_blas()
         from mlx_audio.tts.utils import load_model
 
         printed = io.StringIO()
@@ -129,5 +131,6 @@ def load(path: Path) -> Any:
                 f"The text or speech tokenizer in {path} did not load ({printed.getvalue().strip()}). "
                 "Download the model folder again."
             )
+        cpu_fastpath.accelerate_decoder(model)
         _loaded[path] = model
         return model
