@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# manim builds against cairo and pango; OpenBLAS makes MLX's CPU backend ~30x faster at matmuls.
+APT_PACKAGES="libcairo2-dev libpango1.0-dev pkg-config libopenblas0-pthread"
+
 need_system_packages() {
   case "$(uname -s)" in
     Linux)
       command -v dpkg-query >/dev/null || return 1
-      for pkg in libcairo2-dev libpango1.0-dev pkg-config; do
+      for pkg in $APT_PACKAGES; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || return 0
       done
       return 1 ;;
@@ -22,9 +25,10 @@ if need_system_packages; then
   case "$(uname -s)" in
     Linux)
       sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-      echo "Installing manim's build dependencies (libcairo2-dev libpango1.0-dev pkg-config)..."
+      echo "Installing system packages: $APT_PACKAGES ..."
       $sudo apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libcairo2-dev libpango1.0-dev pkg-config >/dev/null ;;
+      # shellcheck disable=SC2086
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $APT_PACKAGES >/dev/null ;;
     Darwin)
       command -v brew >/dev/null || { echo "Install Homebrew first (https://brew.sh), then run this again." >&2; exit 1; }
       brew install cairo pango pkg-config ;;
