@@ -88,14 +88,84 @@ def synthesize(
     model = loader.load(info.path)
     voice_kwargs = _voice_kwargs(voice)
     sentences = split_sentences(text)
-    chunks: list[np.ndarray] = []
-    for sentence in sentences:
-        chunk = _speak(model, sentence, settings, voice_kwargs)
-        if settings.trim_silence:
+    chunks = [_speak(model, sentence, settings, voice_kwargs) for sentence in sentences]
+    return _finish(text, sentences, chunks, settings)
+
+
+def synthesize_many(
+    texts: list[str],
+    voice: Voice,
+    settings: SynthesisSettings,
+    ref: ModelRef,
+    allow_download: bool = True,
+    batch_size: int = 4,
+) -> list[Speech]:
+    """Several narrations in one voice, their sentences generated ``batch_size`` at a time with
+    mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
+    bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone."""
+    info = loader.read_info(loader.resolve_path(ref, allow_download))
+    check_voice(info, voice, settings)
+    model = loader.load(info.path)
+    import mlx.core as mx
+
+    voice_kwargs = _voice_kwargs(voice)
+    split = [split_sentences(text) for text in texts]
+    # Sentences of similar length share a batch, so one frame ceiling fits them all.
+    todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
+    chunks: dict[tuple[int, int], np.ndarray] = {}
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        cap = max(c for c, *_ in batch) if settings.max_tokens is None else min(settings.max_tokens, batch[-1][0])
+        if "ref_audio" in voice_kwargs:
+            batch_kwargs = voice_kwargs
+        else:
+            batch_kwargs = {
+                "voices": [voice_kwargs.get("voice")] * len(batch),
+                "instructs": [voice_kwargs.get("instruct")] * len(batch),
+            }
+        mx.random.seed(settings.seed)
+        try:
+            results = list(
+                model.batch_generate(
+                    texts=[s for *_, s in batch],
+                    lang_code=settings.lang_code,
+                    temperature=settings.temperature,
+                    top_k=settings.top_k,
+                    top_p=settings.top_p,
+                    repetition_penalty=settings.repetition_penalty,
+                    max_tokens=cap,
+                    **batch_kwargs,
+                )
+            )
+        except ValueError as exc:
+            raise VoiceError(f"The model rejected the voice options: {exc}") from exc
+        finally:
+            mx.clear_cache()
+        by_index = {int(r.sequence_idx): r for r in results}
+        for index, (ceiling, text_index, sentence_index, sentence) in enumerate(batch):
+            result = by_index.get(index)
+            deliberate_cut = settings.max_tokens is not None and settings.max_tokens < ceiling
+            if result is None:  # end of speech at once: nothing to say for this sentence
+                chunk = np.zeros(0, dtype=np.float32)
+            elif int(result.token_count) < ceiling or deliberate_cut:
+                chunk = np.asarray(result.audio, dtype=np.float32).reshape(-1)
+            else:  # no end of speech within its ceiling: the guarded one-by-one path decides
+                chunk = _speak(model, sentence, settings, voice_kwargs)
+            chunks[(text_index, sentence_index)] = chunk
+    return [
+        _finish(text, pieces, [chunks[(t, i)] for i in range(len(pieces))], settings)
+        for t, (text, pieces) in enumerate(zip(texts, split, strict=True))
+    ]
+
+
+def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
+    """Trim each sentence's silence, refuse all-silence, join with pauses, apply the speed."""
+    if settings.trim_silence:
+        trimmed = []
+        for chunk in chunks:
             bounds = dsp.speech_bounds(chunk)
-            chunk = chunk[bounds[0] : bounds[1]] if bounds else chunk[:0]
-        log.debug("Synthesized %.2f s for %r", chunk.size / SAMPLE_RATE, sentence)
-        chunks.append(chunk)
+            trimmed.append(chunk[bounds[0] : bounds[1]] if bounds else chunk[:0])
+        chunks = trimmed
     if not any(chunk.size for chunk in chunks):
         raise SynthesisError(f"The model produced only silence for {text!r}: try another seed= or rephrase it.")
     return _join(text, sentences, chunks, settings)

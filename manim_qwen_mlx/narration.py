@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import aligner, audio, engine, timing
 from .cache import Entry, NarrationCache
@@ -59,26 +60,71 @@ def ensure(
             return entry, False
         started = time.perf_counter()
         speech = engine.synthesize(spoken, voice, settings, model, allow_download)
-        name = audio_name or cache.audio_name(spoken, key)
-        target = cache.directory / name
-        audio.write_wav(target, speech.samples)
-        entry = {
-            "input_text": text,
-            "input_data": data,
-            "original_audio": name,
-            "final_audio": name,
-            "key": key,
-            "duration": audio.duration(target),
-            "sentences": timing.spans_to_json(speech.spans),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": _versions(),
-        }
-        if bookmarks is not None:
-            entry = _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
-        else:
-            cache.store(entry)
+        entry = _store(cache, text, spoken, data, key, speech, settings, bookmarks, audio_name)
     log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started, spoken[:60])
     return entry, True
+
+
+def ensure_batch(
+    items: list[tuple[NarrationCache, str, str]],
+    voice: Voice,
+    settings: SynthesisSettings,
+    model: ModelRef,
+    allow_download: bool = True,
+    batch_size: int = 4,
+) -> list[tuple[Entry, bool]]:
+    """Like ``ensure`` for several (cache, text, spoken) narrations in one voice, synthesizing the
+    missing ones together with batch generation. Every key is locked while its audio is made."""
+    keyed = [(cache, text, spoken, input_data(spoken, voice, settings, model)) for cache, text, spoken in items]
+    with ExitStack() as locks:
+        # One order for every process, so two batch runs never wait on each other's locks in a cycle.
+        wanted = {(c.directory, cache_key(d)): c for c, _, _, d in keyed}
+        for (_, key), owner in sorted(wanted.items(), key=lambda item: item[0]):
+            locks.enter_context(owner.key_lock(key))
+        found = [cache.lookup(data) for cache, _, _, data in keyed]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        speeches = (
+            engine.synthesize_many([keyed[i][2] for i in missing], voice, settings, model, allow_download, batch_size)
+            if missing
+            else []
+        )
+        made = set(missing)
+        for i, speech in zip(missing, speeches, strict=True):
+            cache, text, spoken, data = keyed[i]
+            found[i] = _store(cache, text, spoken, data, cache_key(data), speech, settings, None, None)
+    return [(entry, i in made) for i, entry in enumerate(found) if entry is not None]
+
+
+def _store(
+    cache: NarrationCache,
+    text: str,
+    spoken: str,
+    data: dict[str, Any],
+    key: str,
+    speech: engine.Speech,
+    settings: SynthesisSettings,
+    bookmarks: BookmarkOptions | None,
+    audio_name: str | None,
+) -> Entry:
+    """Write the audio and its entry (with word times when asked for) into the cache."""
+    name = audio_name or cache.audio_name(spoken, key)
+    target = cache.directory / name
+    audio.write_wav(target, speech.samples)
+    entry: Entry = {
+        "input_text": text,
+        "input_data": data,
+        "original_audio": name,
+        "final_audio": name,
+        "key": key,
+        "duration": audio.duration(target),
+        "sentences": timing.spans_to_json(speech.spans),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": _versions(),
+    }
+    if bookmarks is not None:
+        return _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
+    cache.store(entry)
+    return entry
 
 
 def _wants_timing(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:

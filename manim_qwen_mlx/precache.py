@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import collect, narration
-from .cache import NarrationCache
+from .cache import Entry, NarrationCache
 from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from .key import cache_key
 
@@ -51,7 +51,10 @@ def precache(
     cwd: Path | None = None,
     on_plan: Callable[[list[collect.Request]], None] | None = None,
     on_segment: Progress | None = None,
+    batch_size: int = 1,
 ) -> PrecacheSummary:
+    """Synthesize what the scenes need; ``batch_size`` > 1 uses batch generation for narrations that
+    share a voice and settings (faster on a GPU; on the CPU measure first, see docs/performance.md)."""
     started = time.perf_counter()
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
@@ -69,12 +72,14 @@ def precache(
             break
         if on_plan is not None:
             on_plan(todo)
-        for request in todo:
-            seconds = _synthesize(request, summary, failed_keys, broken_models)
-            if seconds is not None:
-                made.add(request.key)
-            if on_segment is not None:
-                on_segment(request, seconds or 0.0)
+        for group in _slices(todo, batch_size):
+            for request, seconds in zip(
+                group, _synthesize(group, summary, failed_keys, broken_models, batch_size), strict=True
+            ):
+                if seconds is not None:
+                    made.add(request.key)
+                if on_segment is not None:
+                    on_segment(request, seconds or 0.0)
         summary.total = max(summary.total, len(requests))
     summary.wall_seconds = time.perf_counter() - started
     return summary
@@ -88,37 +93,66 @@ def _drop_superseded(keys: set[str], requests: list[collect.Request]) -> int:
     return sum(len(NarrationCache(d).remove(lambda e: cache_key(e["input_data"]) in keys)) for d in directories)
 
 
+def _slices(todo: list[collect.Request], batch_size: int) -> list[list[collect.Request]]:
+    """Runs of up to ``batch_size`` requests that can share one batch (same model, voice, settings)."""
+    slices: list[list[collect.Request]] = []
+    for request in todo:
+        last = slices[-1] if slices else None
+        if last and len(last) < batch_size and _batchable(last[0], request):
+            last.append(request)
+        else:
+            slices.append([request])
+    return slices
+
+
+def _batchable(a: collect.Request, b: collect.Request) -> bool:
+    return (a.model, a.voice, a.settings, a.allow_download) == (b.model, b.voice, b.settings, b.allow_download)
+
+
 def _synthesize(
-    request: collect.Request, summary: PrecacheSummary, failed_keys: set[str], broken_models: dict[str, str]
-) -> float | None:
-    """Seconds of audio this call synthesized; None when it made nothing (cached meanwhile, or failed)."""
-    model_problem = broken_models.get(str(request.model))
-    if model_problem is not None:
-        failed_keys.add(request.key)
-        summary.failed.append((request.spoken, model_problem))
-        return None
-    try:
-        entry, made = narration.ensure(
-            NarrationCache(request.cache_dir),
-            request.text,
-            request.spoken,
-            request.voice,
-            request.settings,
-            request.model,
-            request.allow_download,
-        )
-    except (ModelNotAvailableError, ModelLoadError) as exc:
-        broken_models[str(request.model)] = str(exc)
-        failed_keys.add(request.key)
-        summary.failed.append((request.spoken, str(exc)))
-        return None
-    except QwenMLXError as exc:
-        failed_keys.add(request.key)
-        summary.failed.append((request.spoken, str(exc)))
-        return None
-    if not made:
-        return None
-    seconds = float(entry.get("duration", 0.0))
-    summary.synthesized += 1
-    summary.audio_seconds += seconds
-    return seconds
+    group: list[collect.Request],
+    summary: PrecacheSummary,
+    failed_keys: set[str],
+    broken_models: dict[str, str],
+    batch_size: int,
+) -> list[float | None]:
+    """Seconds of audio made for each request; None where nothing was made (cached meanwhile, or failed)."""
+    first = group[0]
+    problem = broken_models.get(str(first.model))
+    results: list[tuple[Entry, bool]] = []
+    if problem is None:
+        try:
+            if len(group) == 1:
+                results = [
+                    narration.ensure(
+                        NarrationCache(first.cache_dir),
+                        first.text,
+                        first.spoken,
+                        first.voice,
+                        first.settings,
+                        first.model,
+                        first.allow_download,
+                    )
+                ]
+            else:
+                items = [(NarrationCache(r.cache_dir), r.text, r.spoken) for r in group]
+                results = narration.ensure_batch(
+                    items, first.voice, first.settings, first.model, first.allow_download, batch_size
+                )
+        except (ModelNotAvailableError, ModelLoadError) as exc:
+            problem = broken_models[str(first.model)] = str(exc)
+        except QwenMLXError as exc:
+            problem = str(exc)
+    if problem is not None:
+        for request in group:
+            failed_keys.add(request.key)
+            summary.failed.append((request.spoken, problem))
+        return [None] * len(group)
+    made: list[float | None] = []
+    for entry, fresh in results:
+        seconds = float(entry.get("duration", 0.0)) if fresh else None
+        if seconds is not None:
+            summary.synthesized += 1
+            summary.audio_seconds += seconds
+        made.append(seconds)
+    return made

@@ -216,3 +216,12 @@ def test_doctor(tiny_model: Path) -> None:
     assert "mlx-audio" in ok.output and "base at" in ok.output
     missing = CliRunner().invoke(main, ["doctor", "--model", "/no/such/model"])
     assert missing.exit_code == 1 and "FAIL" in missing.output
+
+
+def test_precache_in_batches(scene_env: dict[str, str], tmp_path: Path) -> None:
+    result = _cli(["precache", "--batch-size", "3", str(LOOP)], tmp_path, scene_env)
+    assert result.returncode == 0, result.stderr
+    assert "0 failed" in result.stdout
+    assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
+    entries = NarrationCache(tmp_path / "media" / "voiceovers").entries()
+    assert len(entries) == 5 and all(e["duration"] > 0 for e in entries)

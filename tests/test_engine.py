@@ -147,3 +147,24 @@ def test_other_model_types_are_refused(tiny_model: Path, reference: Path, tmp_pa
     (copy / "config.json").write_text('{"model_type": "kokoro"}')
     with pytest.raises(ModelLoadError, match="not Qwen3-TTS"):
         _say(copy, Voice.from_options(reference))
+
+
+def test_batch_synthesis_speaks_every_narration(tiny_model: Path, reference: Path) -> None:
+    texts = ["A circle. Watch it grow.", "A square.", "And a triangle, too."]
+    speeches = engine.synthesize_many(
+        texts, Voice.from_options(reference), SHORT, ModelRef.resolve(tiny_model), batch_size=2
+    )
+    assert [len(s.spans) for s in speeches] == [2, 1, 1]
+    for speech in speeches:
+        assert speech.samples.size > 0 and speech.spans[-1].sample_end == speech.samples.size
+
+
+def test_batch_runaways_go_through_the_guard(tiny_model: Path, reference: Path) -> None:
+    with pytest.raises(SynthesisError, match="kept talking"):
+        engine.synthesize_many(
+            ["Hi.", "Yo."],
+            Voice.from_options(reference),
+            SynthesisSettings(),
+            ModelRef.resolve(tiny_model),
+            batch_size=2,
+        )

@@ -1,6 +1,5 @@
 """Never lose or corrupt narration: parallel writers, kills, broken files, and fuzzed sequences."""
 
-import json
 import multiprocessing
 import os
 import random
@@ -151,31 +150,41 @@ def test_any_sequence_of_operations_keeps_the_invariants(tmp_path: Path, ops: li
         engine.synthesize = original
 
 
-KILL_SCRIPT = """
-import sys
-from manim_qwen_mlx import QwenMLXService
-svc = QwenMLXService(model=sys.argv[1], ref_audio=sys.argv[2], max_tokens=4, cache_dir=sys.argv[3])
-for i in range(int(sys.argv[4])):
-    svc._wrap_generate_from_text(f"Kill test line {i}.")
-"""
-
-
 @pytest.mark.stress
-def test_kills_at_random_points(tiny_model: Path, reference: Path, cache_dir: Path, tmp_path: Path) -> None:
-    script, lines = tmp_path / "narrate.py", 40
-    script.write_text(KILL_SCRIPT)
-    command = [sys.executable, str(script), str(tiny_model), str(reference), str(cache_dir), str(lines)]
+def test_precache_killed_at_random_points(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    """SIGKILL a whole precache run (it and its scene subprocess) 20 times at random moments."""
+    from conftest import REPO
+
+    steps = 150  # enough work that twenty kills land before a run could finish
+    env = {
+        **os.environ,
+        "TEST_MODEL": str(tiny_model),
+        "TEST_REF": str(reference),
+        "TEST_REF2": str(reference),
+        "TEST_FRAMES": "2",
+        "TEST_STEPS": str(steps),
+    }
+    command = [sys.executable, "-m", "manim_qwen_mlx", "precache", str(REPO / "tests" / "scenes" / "loop.py")]
+    cache_dir = tmp_path / "media" / "voiceovers"
     rng, kills = random.Random(5), 0
-    for _ in range(20):
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 3.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        assert_cache_invariants(cache_dir)
-    assert kills >= 15
-    subprocess.run(command, check=True, capture_output=True, timeout=600)
-    assert len(assert_cache_invariants(cache_dir)) == lines
-    assert json.loads((cache_dir / "cache.json").read_text())
-    assert os.listdir(cache_dir)
+    while kills < 20:
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(rng.uniform(0.5, 4.0))
+        assert proc.poll() is None, f"precache ended before its kill: {proc.communicate()[1][-2000:]}"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        kills += 1
+        if cache_dir.exists():
+            assert_cache_invariants(cache_dir)
+    finish = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert finish.returncode == 0, finish.stderr
+    # Every loop step, the second voice and the duration-dependent line: nothing lost, nothing doubled.
+    assert len(assert_cache_invariants(cache_dir)) == steps + 2
