@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,13 +80,19 @@ class Speech:
 
 
 def synthesize(
-    text: str, voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool = True
+    text: str,
+    voice: Voice,
+    settings: SynthesisSettings,
+    ref: ModelRef,
+    allow_download: bool = True,
+    voice_store: Path | None = None,
 ) -> Speech:
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
     model = loader.load(info.path)
+    model.voice_prompts.use(voice_store)
     voice_kwargs = _voice_kwargs(voice)
     sentences = split_sentences(text)
     chunks = [_speak(model, sentence, settings, voice_kwargs) for sentence in sentences]
@@ -99,6 +106,7 @@ def synthesize_many(
     ref: ModelRef,
     allow_download: bool = True,
     batch_size: int = 4,
+    voice_store: Path | None = None,
 ) -> list[Speech]:
     """Several narrations in one voice, their sentences generated ``batch_size`` at a time with
     mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
@@ -106,6 +114,7 @@ def synthesize_many(
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
     model = loader.load(info.path)
+    model.voice_prompts.use(voice_store)
     import mlx.core as mx
 
     voice_kwargs = _voice_kwargs(voice)

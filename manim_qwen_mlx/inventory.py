@@ -69,6 +69,17 @@ def _item(cache: NarrationCache, entry: Entry, report: Report) -> Item:
     return Item("ok", seconds, model, label, text)
 
 
+def clear(directory: Path) -> list[Entry]:
+    """Remove all our narration and the encoded voices kept beside it; other services' entries stay."""
+    import shutil
+
+    from .voice_prompt import STORE_FOLDER
+
+    removed = prune_unused(directory, set())
+    shutil.rmtree(NarrationCache(directory).directory / STORE_FOLDER, ignore_errors=True)
+    return removed
+
+
 def prune_unused(directory: Path, used_keys: set[str], dry_run: bool = False) -> list[Entry]:
     """Remove our entries whose key is not in ``used_keys`` (all of ours when it is empty)."""
     cache = NarrationCache(directory)

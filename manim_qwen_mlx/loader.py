@@ -16,6 +16,7 @@ from . import cpu_fastpath
 from .defaults import DOWNLOAD_PATTERNS, LOGGER_NAME, OFFLINE_ENV
 from .errors import ModelLoadError, ModelNotAvailableError
 from .model_ref import ModelRef
+from .voice_prompt import VoicePromptStore
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -132,5 +133,6 @@ def load(path: Path) -> Any:
                 "Download the model folder again."
             )
         cpu_fastpath.accelerate_decoder(model)
+        model.voice_prompts = VoicePromptStore(model, str(path))
         _loaded[path] = model
         return model

@@ -59,7 +59,7 @@ def ensure(
                 entry = _with_word_times(cache, entry, spoken, settings, bookmarks, on_hit=True)
             return entry, False
         started = time.perf_counter()
-        speech = engine.synthesize(spoken, voice, settings, model, allow_download)
+        speech = engine.synthesize(spoken, voice, settings, model, allow_download, cache.directory)
         entry = _store(cache, text, spoken, data, key, speech, settings, bookmarks, audio_name)
     log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started, spoken[:60])
     return entry, True
@@ -84,7 +84,15 @@ def ensure_batch(
         found = [cache.lookup(data) for cache, _, _, data in keyed]
         missing = [i for i, entry in enumerate(found) if entry is None]
         speeches = (
-            engine.synthesize_many([keyed[i][2] for i in missing], voice, settings, model, allow_download, batch_size)
+            engine.synthesize_many(
+                [keyed[i][2] for i in missing],
+                voice,
+                settings,
+                model,
+                allow_download,
+                batch_size,
+                keyed[0][0].directory,
+            )
             if missing
             else []
         )

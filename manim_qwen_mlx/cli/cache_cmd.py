@@ -70,11 +70,11 @@ def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool) 
 @friendly_errors
 def clear(cache_dir: Path | None, yes: bool) -> None:
     """Delete all our narration from the cache (needs --yes; asks nothing)."""
-    from ..inventory import prune_unused
+    from ..inventory import clear as clear_all
 
     if not yes:
         raise click.UsageError("clear deletes every narration of ours: pass --yes to do it.")
-    _report(prune_unused(resolve_cache_dir(cache_dir), set()), "removed")
+    _report(clear_all(resolve_cache_dir(cache_dir)), "removed")
 
 
 def _report(removed: list[dict[str, Any]], verb: str) -> None:
