@@ -96,9 +96,7 @@ class QwenMLXService(SpeechService):
             speed=speed,
             trim_silence=trim_silence,
         )
-        if bookmarks not in ("align", "estimate"):
-            raise QwenMLXError(f"bookmarks must be 'align' or 'estimate', got {bookmarks!r}.")
-        self.bookmarks = bookmarks
+        self.bookmarks = _bookmark_mode(bookmarks)
         self.aligner_ref = ModelRef.resolve(aligner or os.environ.get(ALIGNER_ENV) or DEFAULT_ALIGNER)
         self.word_boundaries = word_boundaries
         self.allow_download = allow_download
@@ -119,7 +117,7 @@ class QwenMLXService(SpeechService):
                 f"Nothing to say in {text!r}: the narration text is empty "
                 "(or only bookmarks). Give the voiceover some words."
             )
-        mode = kwargs.pop("bookmarks", self.bookmarks)
+        mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         voice, settings = self.resolve(**kwargs)
         cache = NarrationCache(cache_dir or self.cache_dir)
@@ -128,9 +126,7 @@ class QwenMLXService(SpeechService):
             entry = self._collect(cache, text, spoken, voice, settings)
         else:
             timing_options = (
-                narration.BookmarkOptions(cast(Any, mode), self.aligner_ref, self.allow_download)
-                if wants_times
-                else None
+                narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
             )
             entry, _ = narration.ensure(
                 cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name, timing_options
@@ -173,9 +169,8 @@ class QwenMLXService(SpeechService):
         """The voice and settings for one call: the service's, with per-call overrides."""
         unknown = set(overrides) - set(VOICE_OPTIONS) - SETTING_NAMES
         if unknown:
-            raise QwenMLXError(
-                f"Unknown voiceover option(s) {sorted(unknown)}: use {sorted(set(VOICE_OPTIONS) | SETTING_NAMES)}."
-            )
+            known = sorted(set(VOICE_OPTIONS) | SETTING_NAMES | {"bookmarks", "word_boundaries"})
+            raise QwenMLXError(f"Unknown voiceover option(s) {sorted(unknown)}: use {known}.")
         settings = self.settings.with_overrides(**{k: v for k, v in overrides.items() if k in SETTING_NAMES})
         voice_overrides = {k: v for k, v in overrides.items() if k in VOICE_OPTIONS}
         if not voice_overrides:
@@ -202,6 +197,12 @@ def _audio_name(cache: NarrationCache, path: PathLike) -> str:
     if not name or cache.audio_file({"original_audio": name}) is None:
         raise CacheError(f"Audio path {path!r} must be a file name inside the cache directory.")
     return name if name.endswith(".wav") else f"{name}.wav"
+
+
+def _bookmark_mode(value: object) -> Literal["align", "estimate"]:
+    if value not in ("align", "estimate"):
+        raise QwenMLXError(f"bookmarks must be 'align' or 'estimate', got {value!r}.")
+    return value
 
 
 def _env_max_tokens() -> int | None:
