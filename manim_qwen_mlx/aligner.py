@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import threading
@@ -40,12 +38,7 @@ def load(ref: ModelRef, allow_download: bool) -> Any:
         cpu_fastpath.prepare_blas()
         from mlx_audio.stt.utils import load_model
 
-        printed = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-                model = load_model(path)
-        except Exception as exc:
-            raise ModelLoadError(f"Could not load the aligner in {path}: {exc}") from exc
+        model, _ = loader.quiet_load(load_model, path, "the aligner")
         _aligners[path] = model
         return model
 

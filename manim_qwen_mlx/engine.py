@@ -136,14 +136,7 @@ def synthesize_many(
         try:
             results = list(
                 model.batch_generate(
-                    texts=[s for *_, s in batch],
-                    lang_code=settings.lang_code,
-                    temperature=settings.temperature,
-                    top_k=settings.top_k,
-                    top_p=settings.top_p,
-                    repetition_penalty=settings.repetition_penalty,
-                    max_tokens=cap,
-                    **batch_kwargs,
+                    texts=[s for *_, s in batch], max_tokens=cap, **settings.sampling_kwargs(), **batch_kwargs
                 )
             )
         except ValueError as exc:
@@ -192,15 +185,7 @@ def _speak(model: Any, sentence: str, settings: SynthesisSettings, voice_kwargs:
         try:
             results = list(
                 model.generate(
-                    text=sentence,
-                    lang_code=settings.lang_code,
-                    temperature=settings.temperature,
-                    top_k=settings.top_k,
-                    top_p=settings.top_p,
-                    repetition_penalty=settings.repetition_penalty,
-                    max_tokens=cap,
-                    verbose=False,
-                    **voice_kwargs,
+                    text=sentence, max_tokens=cap, verbose=False, **settings.sampling_kwargs(), **voice_kwargs
                 )
             )
         except ValueError as exc:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,22 +118,28 @@ def load(path: Path) -> Any:
         cpu_fastpath.prepare_blas()
         from mlx_audio.tts.utils import load_model
 
-        printed = io.StringIO()
-        try:
-            # mlx-audio prints progress and swallows some failures; keep it out of the user's terminal.
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-                model = load_model(path)
-        except Exception as exc:
-            raise ModelLoadError(f"Could not load the model in {path}: {exc}") from exc
-        finally:
-            for line in printed.getvalue().splitlines():
-                log.debug("mlx-audio: %s", line)
+        model, printed = quiet_load(load_model, path, "the model")
         if getattr(model, "tokenizer", None) is None or getattr(model, "speech_tokenizer", None) is None:
             raise ModelLoadError(
-                f"The text or speech tokenizer in {path} did not load ({printed.getvalue().strip()}). "
+                f"The text or speech tokenizer in {path} did not load ({printed.strip()}). "
                 "Download the model folder again."
             )
         cpu_fastpath.accelerate_decoder(model)
         model.voice_prompts = VoicePromptStore(model, str(path))
         _loaded[path] = model
         return model
+
+
+def quiet_load(load_model: Callable[[Path], Any], path: Path, what: str) -> tuple[Any, str]:
+    """Run an mlx-audio loader with its prints kept out of the user's terminal (they go to the debug
+    log); any failure becomes a ModelLoadError. Returns the model and what it printed."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            model = load_model(path)
+    except Exception as exc:
+        raise ModelLoadError(f"Could not load {what} in {path}: {exc}") from exc
+    finally:
+        for line in printed.getvalue().splitlines():
+            log.debug("mlx-audio: %s", line)
+    return model, printed.getvalue()
