@@ -6,6 +6,7 @@ import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
@@ -127,7 +128,7 @@ def _store(
         "duration": audio.duration(target),
         "sentences": timing.spans_to_json(speech.spans),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": _versions(),
+        "versions": dict(_versions()),
     }
     if bookmarks is not None:
         return _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
@@ -188,6 +189,7 @@ def _align(
     return aligner.align(model, speech.samples, SAMPLE_RATE, spoken, speech.spans, settings.lang_code)
 
 
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     found = {}
     for package in ("manim-qwen-mlx", "mlx-audio", "mlx"):

@@ -1,0 +1,89 @@
+"""Plugin overhead and memory: N narrations through QwenMLXService (cache cold) vs the same texts,
+voice, seed and model through mlx-audio's generate directly; and resident memory after segment 10
+vs segment 100 of one long run.
+
+    .venv/bin/python benchmarks/overhead.py [--segments 10] [--frames 12] [--memory-segments 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024)  # macOS reports bytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--memory-segments", type=int, default=100)
+    parser.add_argument("--model", type=Path)
+    args = parser.parse_args()
+    from manim_qwen_mlx import cpu_fastpath
+
+    cpu_fastpath.prepare_blas()
+    import mlx.core as mx
+    import numpy as np
+    import soundfile as sf
+
+    from manim_qwen_mlx import QwenMLXService, loader
+    from manim_qwen_mlx.audio import load_reference
+
+    voice = REPO / "example_scenes" / "voices" / "espeak.wav"
+    ref_text = voice.with_suffix(".txt").read_text().strip()
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        work = Path(tmp)
+        if args.model is None:
+            sys.path.insert(0, str(REPO / "tests"))
+            from fixtures.tiny_qwen3_tts import build_checkpoint
+
+            args.model = build_checkpoint(work / "tiny")
+        model = loader.load(Path(args.model).resolve())  # both arms share the loaded model
+        reference = mx.array(load_reference(voice))
+        texts = [f"Segment number {i} of the overhead benchmark." for i in range(args.segments)]
+        list(model.generate(text="Warm up.", ref_audio=reference, ref_text=ref_text, max_tokens=args.frames))
+
+        started = time.perf_counter()
+        for i, text in enumerate(texts):
+            mx.random.seed(1234)
+            results = list(model.generate(text=text, ref_audio=reference, ref_text=ref_text, max_tokens=args.frames))
+            sf.write(work / f"direct-{i}.wav", np.concatenate([np.asarray(r.audio) for r in results]), 24_000)
+        direct = time.perf_counter() - started
+
+        service = QwenMLXService(model=args.model, ref_audio=voice, max_tokens=args.frames, cache_dir=work / "cache")
+        service._wrap_generate_from_text("Warm up.")  # both arms start with the voice encoded
+        started = time.perf_counter()
+        for text in texts:
+            service._wrap_generate_from_text(text)
+        plugin = time.perf_counter() - started
+
+        memory = {}
+        for i in range(1, args.memory_segments + 1):
+            service._wrap_generate_from_text(f"Memory segment {i} of the run.")
+            if i in (10, args.memory_segments):
+                memory[i] = rss_mb()
+    print(f"{args.segments} segments, {args.frames} frames each, model {Path(args.model).name}, "
+          f"BLAS: {cpu_fastpath.prepare_blas()}")
+    print(f"mlx-audio generate directly: {direct:.2f} s")
+    print(f"QwenMLXService (cache cold): {plugin:.2f} s")
+    print(f"plugin overhead ratio: {plugin / direct:.3f} (goal <= 1.03)")
+    last = args.memory_segments
+    print(f"RSS after segment 10: {memory[10]:.0f} MB; after segment {last}: {memory[last]:.0f} MB; "
+          f"growth {100 * (memory[last] / memory[10] - 1):+.1f}% (goal <= +5%)")
+
+
+if __name__ == "__main__":
+    main()
