@@ -8,6 +8,7 @@ vs segment 100 of one long run.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -41,6 +42,9 @@ def main() -> None:
 
     from manim_qwen_mlx import QwenMLXService, loader
     from manim_qwen_mlx.audio import load_reference
+
+    # manim prints every INFO line through rich; the direct arm logs nothing, so neither does ours here.
+    logging.getLogger("manim.qwen_mlx").setLevel(logging.WARNING)
 
     voice = REPO / "example_scenes" / "voices" / "espeak.wav"
     ref_text = voice.with_suffix(".txt").read_text().strip()
