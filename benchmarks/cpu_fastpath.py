@@ -49,9 +49,12 @@ def worker(path: str, frames: int, full: bool) -> dict[str, float]:
     voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
     settings = SynthesisSettings(max_tokens=frames)
     engine.synthesize("A circle.", voice, settings, ModelRef.resolve(path))  # warm-up: encode the reference
-    started = time.perf_counter()
-    engine.synthesize("A circle. Watch it grow.", voice, settings, ModelRef.resolve(path))
-    result["tiny_synthesis_s"] = time.perf_counter() - started
+    times = []
+    for _ in range(5):  # a tiny synthesis takes a fraction of a second: take the median of five
+        started = time.perf_counter()
+        engine.synthesize("A circle. Watch it grow.", voice, settings, ModelRef.resolve(path))
+        times.append(time.perf_counter() - started)
+    result["tiny_synthesis_s"] = sorted(times)[2]
     return result
 
 

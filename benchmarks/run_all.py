@@ -24,16 +24,19 @@ SUITE = [
     ("Stored voices", ["voice_prompt.py"]),
     ("CPU fast path", ["cpu_fastpath.py"]),
     ("Word timings", ["bookmarks.py"]),
+    ("Full-size talker", ["full_size.py"]),
 ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--skip-full", action="store_true", help="skip full-size decoder figures (minutes)")
+    parser.add_argument("--skip-full", action="store_true", help="skip the full-size figures (minutes, ~4 GB)")
     parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
     args = parser.parse_args()
     sections = []
     for title, command in SUITE:
+        if args.skip_full and command[0] == "full_size.py":
+            continue
         extra = ["--skip-full"] if args.skip_full and command[0] == "cpu_fastpath.py" else []
         started = time.perf_counter()
         result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:], *extra],

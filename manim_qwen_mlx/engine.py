@@ -89,11 +89,7 @@ def synthesize(
 ) -> Speech:
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
-    info = loader.read_info(loader.resolve_path(ref, allow_download))
-    check_voice(info, voice, settings)
-    model = loader.load(info.path)
-    model.voice_prompts.use(voice_store)
-    voice_kwargs = _voice_kwargs(voice)
+    model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
     sentences = split_sentences(text)
     chunks = [_speak(model, sentence, settings, voice_kwargs) for sentence in sentences]
     return _finish(text, sentences, chunks, settings)
@@ -111,13 +107,9 @@ def synthesize_many(
     """Several narrations in one voice, their sentences generated ``batch_size`` at a time with
     mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
     bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone."""
-    info = loader.read_info(loader.resolve_path(ref, allow_download))
-    check_voice(info, voice, settings)
-    model = loader.load(info.path)
-    model.voice_prompts.use(voice_store)
+    model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
     import mlx.core as mx
 
-    voice_kwargs = _voice_kwargs(voice)
     split = [split_sentences(text) for text in texts]
     # Sentences of similar length share a batch, so one frame ceiling fits them all.
     todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
@@ -158,6 +150,17 @@ def synthesize_many(
         _finish(text, pieces, [chunks[(t, i)] for i in range(len(pieces))], settings)
         for t, (text, pieces) in enumerate(zip(texts, split, strict=True))
     ]
+
+
+def _prepare(
+    voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool, voice_store: Path | None
+) -> tuple[Any, dict[str, Any]]:
+    """The loaded model (after the voice is checked against it) and mlx-audio's voice arguments."""
+    info = loader.read_info(loader.resolve_path(ref, allow_download))
+    check_voice(info, voice, settings)
+    model = loader.load(info.path)
+    model.voice_prompts.use(voice_store)
+    return model, _voice_kwargs(voice)
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
