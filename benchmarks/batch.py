@@ -51,8 +51,10 @@ def main() -> None:
             started = time.perf_counter()
             engine.synthesize_many(texts, voice, settings, ref, batch_size=size)
             times[size] = time.perf_counter() - started
-    print(f"{args.segments} narrations, {args.frames} frames each, model {Path(args.model).name}, "
-          f"BLAS: {cpu_fastpath.prepare_blas()}")
+    print(
+        f"{args.segments} narrations, {args.frames} frames each, model {Path(args.model).name}, "
+        f"BLAS: {cpu_fastpath.prepare_blas()}"
+    )
     print(f"{'batch size':<12}{'seconds':>9}{'vs batch 1':>12}")
     for size, seconds in times.items():
         print(f"{size:<12}{seconds:>9.2f}{times[1] / seconds:>11.2f}x")

@@ -83,11 +83,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         model = build_checkpoint(Path(tmp) / "tiny")
         for conv, blas in CONFIGS:
-            env = {**os.environ, "MANIM_QWEN_MLX_FAST_CPU": "1" if conv == "fast" else "0",
-                   "MANIM_QWEN_MLX_BLAS": "" if blas == "openblas" else "off"}
+            env = {
+                **os.environ,
+                "MANIM_QWEN_MLX_FAST_CPU": "1" if conv == "fast" else "0",
+                "MANIM_QWEN_MLX_BLAS": "" if blas == "openblas" else "off",
+            }
             out = subprocess.run(
                 [sys.executable, __file__, "--worker", str(model), str(args.frames), "0" if args.skip_full else "1"],
-                env=env, capture_output=True, text=True, check=True)
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows[(conv, blas)] = json.loads(out.stdout.strip().splitlines()[-1])
     _print(rows, args)
 
@@ -95,8 +102,10 @@ def main() -> None:
 def _print(rows: dict, args: argparse.Namespace) -> None:
     import platform
 
-    print(f"machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores; "
-          f"{args.frames} frames ({args.frames / 12.5:.2f} s of audio) per decode")
+    print(
+        f"machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores; "
+        f"{args.frames} frames ({args.frames / 12.5:.2f} s of audio) per decode"
+    )
     metrics = [m for m in ("tiny_decoder_rtf", "full_decoder_rtf", "tiny_synthesis_s") if m in rows[CONFIGS[0]]]
     print(f"{'conv / BLAS':<20}" + "".join(f"{m:>20}" for m in metrics))
     for key in CONFIGS:

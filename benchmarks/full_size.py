@@ -22,10 +22,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The released 0.6B-Base talker (config.json of Qwen/Qwen3-TTS-12Hz-0.6B-Base).
-TALKER = {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
-          "num_key_value_heads": 8, "head_dim": 128, "text_hidden_size": 2048, "text_vocab_size": 151936,
-          "code_predictor_config": {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 5,
-                                    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128}}
+TALKER = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "text_hidden_size": 2048,
+    "text_vocab_size": 151936,
+    "code_predictor_config": {
+        "hidden_size": 1024,
+        "intermediate_size": 3072,
+        "num_hidden_layers": 5,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+    },
+}
 
 
 def worker(tiny: str, frames: int) -> dict[str, float]:
@@ -68,15 +82,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-full-") as tmp:
         tiny = build_checkpoint(Path(tmp) / "tiny")
         for blas in ("off", ""):
-            out = subprocess.run([sys.executable, __file__, "--worker", str(tiny), str(args.frames)],
-                                 env={**os.environ, "MANIM_QWEN_MLX_BLAS": blas}, capture_output=True, text=True,
-                                 check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", str(tiny), str(args.frames)],
+                env={**os.environ, "MANIM_QWEN_MLX_BLAS": blas},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows[blas or "openblas"] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"0.6B-Base talker, random weights, {args.frames} frames (1 frame = 80 ms of audio)")
     for name, row in rows.items():
         print(f"{name:<10} {row['frames_per_second']:.2f} frames/s ({row['frames']} frames) [{row['blas']}]")
-    print(f"OpenBLAS vs bundled: {rows['openblas']['frames_per_second'] / rows['off']['frames_per_second']:.1f}x; "
-          f"real-time needs 12.5 frames/s")
+    print(
+        f"OpenBLAS vs bundled: {rows['openblas']['frames_per_second'] / rows['off']['frames_per_second']:.1f}x; "
+        f"real-time needs 12.5 frames/s"
+    )
 
 
 if __name__ == "__main__":

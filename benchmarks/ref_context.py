@@ -65,8 +65,10 @@ def main() -> None:
 
     full, full_seconds = decode_segment(args.ref_frames)
     signal = float(np.sqrt(np.mean(full**2))) or 1e-12
-    print(f"{'random weights' if not args.model else args.model.name}: reference {args.ref_frames} frames, "
-          f"segment {args.gen_frames} frames")
+    print(
+        f"{'random weights' if not args.model else args.model.name}: reference {args.ref_frames} frames, "
+        f"segment {args.gen_frames} frames"
+    )
     print(f"{'context K':>10}{'diff dB':>10}{'seconds':>10}{'speed-up':>10}")
     print(f"{'full':>10}{'-inf':>10}{full_seconds:>10.2f}{1:>10.2f}")
     for context in (int(c) for c in args.contexts.split(",")):

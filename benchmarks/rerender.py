@@ -70,15 +70,25 @@ def main() -> None:
         model = build_checkpoint(work / "tiny")
         scene = work / "bench.py"
         scene.write_text(SCENE.format(count=args.voiceovers))
-        env = {**os.environ, "BENCH_MODEL": str(model), "BENCH_REF": str(REPO / "example_scenes/voices/espeak.wav"),
-               "BENCH_WAVS": str(work / "media" / "voiceovers"), "BENCH_PREMADE": str(work / "premade"),
-               "BENCH_REPORT": str(work / "report.json")}
+        env = {
+            **os.environ,
+            "BENCH_MODEL": str(model),
+            "BENCH_REF": str(REPO / "example_scenes/voices/espeak.wav"),
+            "BENCH_WAVS": str(work / "media" / "voiceovers"),
+            "BENCH_PREMADE": str(work / "premade"),
+            "BENCH_REPORT": str(work / "report.json"),
+        }
         (work / "premade").mkdir()
 
         def render(arm: str) -> float:
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(scene), "Bench"],
-                           cwd=work, env={**env, "BENCH_ARM": arm}, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(scene), "Bench"],
+                cwd=work,
+                env={**env, "BENCH_ARM": arm},
+                check=True,
+                capture_output=True,
+            )
             return time.perf_counter() - started
 
         first = render("cached")  # synthesizes everything once

@@ -41,8 +41,12 @@ def main() -> None:
             args.model = build_checkpoint(work / "tiny")
 
         def first_call(cache: Path, text: str) -> float:
-            out = subprocess.run([sys.executable, "-c", PROBE, str(args.model), str(voice), str(cache), text],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE, str(args.model), str(voice), str(cache), text],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
         cold = [first_call(work / f"cold{i}", "A circle.") for i in range(3)]
@@ -51,8 +55,10 @@ def main() -> None:
     print(f"model {Path(args.model).name}; first synthesis in a new process, median of 3 (model load excluded)")
     print(f"voice encoded in the process:  {statistics.median(cold):.3f} s")
     print(f"voice read from the store:     {statistics.median(warm):.3f} s")
-    print(f"saving: {statistics.median(cold) - statistics.median(warm):.3f} s per process "
-          f"({statistics.median(cold) / statistics.median(warm):.2f}x)")
+    print(
+        f"saving: {statistics.median(cold) - statistics.median(warm):.3f} s per process "
+        f"({statistics.median(cold) / statistics.median(warm):.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ class NarrationCache:
             sidecar = self._sidecar(entry)
             if sidecar is not None:
                 payload = json.dumps(entry, indent=2, ensure_ascii=False).encode("utf-8")
-                atomic_write(sidecar, lambda handle: handle.write(payload))
+                # A backup of the index's entry: the index and the audio are the durable copies.
+                atomic_write(sidecar, lambda handle: handle.write(payload), durable=False)
             raw = self._read_for_update()
             kept = [e for e in raw if canonical_json(e.get("input_data")) != wanted]
             kept.append(entry)

@@ -69,6 +69,6 @@ class VoicePromptStore:
             self.directory.mkdir(parents=True, exist_ok=True)
             buffer = io.BytesIO()
             np.save(buffer, value, allow_pickle=False)
-            atomic_write(self.directory / name, lambda handle: handle.write(buffer.getvalue()))
+            atomic_write(self.directory / name, lambda handle: handle.write(buffer.getvalue()), durable=False)
         except OSError as exc:  # a read-only cache still narrates; it only re-encodes next time
             log.debug("Could not keep the voice prompt %s: %s", name, exc)
