@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +76,28 @@ def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     # manim-voiceover and manim write media/ under the working directory.
     monkeypatch.chdir(tmp_path)
     yield
+
+
+def render_scene(scene_file: Path, scene: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`manim render -ql` as a user runs it, media under ``cwd``; fails the test with manim's output."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "manim",
+            "render",
+            "-ql",
+            "--disable_caching",
+            "--media_dir",
+            str(cwd / "media"),
+            str(scene_file),
+            scene,
+        ],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out

@@ -2,14 +2,11 @@
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, render_scene
 from manim_voiceover.tracker import TimeInterpolator
 
 from manim_qwen_mlx import QwenMLXService
@@ -29,24 +26,13 @@ def test_render_with_bookmarks_then_from_cache(
     model, aligner = shutil.copytree(tiny_model, tmp_path / "tts"), shutil.copytree(tiny_aligner, tmp_path / "al")
     report = tmp_path / "report.json"
     env = {
-        **os.environ,
         "TEST_MODEL": str(model),
         "TEST_REF": str(reference),
         "TEST_ALIGNER": str(aligner),
         "TEST_REPORT": str(report),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "manim",
-        "render",
-        "-ql",
-        "--disable_caching",
-        str(REPO / "tests" / "scenes" / "bookmarks.py"),
-        "Bookmarks",
-    ]
-    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stderr[-3000:]
+    scene = REPO / "tests" / "scenes" / "bookmarks.py"
+    render_scene(scene, "Bookmarks", tmp_path, env)
     before = json.loads(report.read_text())
     assert 0 <= before["bookmarks"]["A"] <= before["bookmarks"]["B"] <= before["duration"]
     entry = json.loads((tmp_path / "media" / "voiceovers" / "cache.json").read_text())[0]
@@ -54,8 +40,7 @@ def test_render_with_bookmarks_then_from_cache(
 
     model.rename(tmp_path / "tts-gone")
     aligner.rename(tmp_path / "al-gone")
-    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
+    render_scene(scene, "Bookmarks", tmp_path, env)
     after = json.loads(report.read_text())
     assert after["bookmarks"] == before["bookmarks"] and after["mlx_imported"] is False
     srt = next((tmp_path / "media" / "videos").rglob("Bookmarks.srt")).read_text()

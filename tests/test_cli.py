@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-from conftest import FRAMES, REPO
+from conftest import FRAMES, REPO, render_scene
 
 from manim_qwen_mlx.cache import NarrationCache
 from manim_qwen_mlx.cli import main
@@ -62,15 +62,7 @@ def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path
     assert again.returncode == 0 and "5 already cached, 0 synthesized" in again.stdout
     assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
 
-    render = subprocess.run(
-        [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(LOOP), "Loop"],
-        cwd=tmp_path,
-        env={**os.environ, **scene_env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert render.returncode == 0, render.stderr[-2000:]
+    render_scene(LOOP, "Loop", tmp_path, scene_env)
     assert json.loads(Path(scene_env["TEST_REPORT"]).read_text())["mlx_imported"] is False
     assert len(NarrationCache(tmp_path / "media" / "voiceovers").entries()) == 5
 

@@ -1,31 +1,13 @@
 """End to end: `manim render` as a user runs it, then a re-render with the model gone."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import av
 import pytest
 import soundfile as sf
-from conftest import FRAMES, REPO
-
-MANIM = [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching"]
-
-
-def _render(scene_file: Path, scene: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [*MANIM, "--media_dir", str(cwd / "media"), str(scene_file), scene],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out
+from conftest import FRAMES, REPO, render_scene
 
 
 def _audio_seconds(mp4: Path) -> float:
@@ -50,7 +32,7 @@ def test_render_then_rerender_without_the_model(own_model: Path, reference: Path
         "TEST_FRAMES": str(FRAMES),
     }
     scene = REPO / "tests" / "scenes" / "narrated.py"
-    _render(scene, "Narrated", tmp_path, env)
+    render_scene(scene, "Narrated", tmp_path, env)
 
     first = json.loads(report.read_text())
     cache_dir = tmp_path / "media" / "voiceovers"
@@ -67,7 +49,7 @@ def test_render_then_rerender_without_the_model(own_model: Path, reference: Path
     index = (cache_dir / "cache.json").read_bytes()
     own_model.rename(own_model.with_name("hidden"))
     mp4.unlink()
-    _render(scene, "Narrated", tmp_path, env)
+    render_scene(scene, "Narrated", tmp_path, env)
     second = json.loads(report.read_text())
     assert second["voiceovers"] == first["voiceovers"]
     assert second["mlx_imported"] is False
@@ -76,7 +58,7 @@ def test_render_then_rerender_without_the_model(own_model: Path, reference: Path
 
 
 def test_example_scene_renders_with_a_local_model(tiny_model: Path, tmp_path: Path) -> None:
-    _render(
+    render_scene(
         REPO / "example_scenes" / "intro.py",
         "Intro",
         tmp_path,
