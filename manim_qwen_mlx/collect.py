@@ -18,6 +18,7 @@ from typing import Any
 from .defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
 from .errors import QwenMLXError
 from .model_ref import ModelRef
+from .narration import BookmarkOptions
 from .settings import SynthesisSettings
 from .text import spoken_units
 from .voice import Voice
@@ -39,7 +40,8 @@ class Request:
     allow_download: bool
     cache_dir: Path
     key: str
-    cached: bool
+    cached: bool  # audio, and word times where wanted, are in the cache
+    bookmarks: BookmarkOptions | None = None  # word times wanted (the text has bookmarks, or asked)
 
     def to_json(self) -> str:
         voice = asdict(self.voice)
@@ -58,6 +60,7 @@ class Request:
                 "settings": SynthesisSettings(**raw["settings"]),
                 "model": ModelRef(**raw["model"]),
                 "cache_dir": Path(raw["cache_dir"]),
+                "bookmarks": _bookmarks(raw.get("bookmarks")),
             }
         )
 
@@ -93,3 +96,9 @@ def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None 
         if not log.exists():
             return []
         return [Request.from_json(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _bookmarks(raw: dict[str, Any] | None) -> BookmarkOptions | None:
+    if raw is None:
+        return None
+    return BookmarkOptions(raw["mode"], ModelRef(**raw["aligner"]), raw["allow_download"])

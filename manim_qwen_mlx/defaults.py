@@ -11,6 +11,7 @@ DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
 DRAFT_MODEL = "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit"
 MODEL_ENV = "MANIM_QWEN_MLX_MODEL"
 OFFLINE_ENV = "MANIM_QWEN_MLX_OFFLINE"
+CACHE_DIR_ENV = "MANIM_QWEN_MLX_CACHE_DIR"  # renders and the CLI; default <media_dir>/voiceovers
 # Set by `manim-qwen-mlx precache` for the scene run that collects narrations instead of speaking them.
 COLLECT_ENV = "MANIM_QWEN_MLX_COLLECT"
 ESTIMATED_CHARS_PER_SECOND = 14.0  # placeholder durations while collecting

@@ -1,6 +1,7 @@
 """Synthesis: check the voice against the model, then speak the text sentence by sentence.
 
-The only module that imports mlx and mlx_audio, and only once a narration is not in the cache.
+mlx is imported here (and in loader, aligner, cpu_fastpath, fast_conv, voice_prompt, doctor) only inside
+functions, once a narration is not in the cache.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from . import audio, dsp, loader
 from .defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
-from .errors import ModelLoadError, SynthesisError, VoiceError
+from .errors import ModelLoadError, QwenMLXError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
 from .text import frame_cap, split_sentences, spoken_units
@@ -103,10 +104,11 @@ def synthesize_many(
     allow_download: bool = True,
     batch_size: int = 4,
     voice_store: Path | None = None,
-) -> list[Speech]:
+) -> list[Speech | QwenMLXError]:
     """Several narrations in one voice, their sentences generated ``batch_size`` at a time with
     mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
-    bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone."""
+    bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone; a
+    narration that still fails gets its error in its place, and the others their audio."""
     model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
     import mlx.core as mx
 
@@ -114,6 +116,7 @@ def synthesize_many(
     # Sentences of similar length share a batch, so one frame ceiling fits them all.
     todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
     chunks: dict[tuple[int, int], np.ndarray] = {}
+    failed: dict[int, QwenMLXError] = {}
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         cap = max(c for c, *_ in batch) if settings.max_tokens is None else min(settings.max_tokens, batch[-1][0])
@@ -143,13 +146,25 @@ def synthesize_many(
                 chunk = np.zeros(0, dtype=np.float32)
             elif int(result.token_count) < ceiling or deliberate_cut:
                 chunk = np.asarray(result.audio, dtype=np.float32).reshape(-1)
+            elif text_index in failed:
+                continue
             else:  # no end of speech within its ceiling: the guarded one-by-one path decides
-                chunk = _speak(model, sentence, settings, voice_kwargs)
+                try:
+                    chunk = _speak(model, sentence, settings, voice_kwargs)
+                except SynthesisError as exc:
+                    failed[text_index] = exc
+                    continue
             chunks[(text_index, sentence_index)] = chunk
-    return [
-        _finish(text, pieces, [chunks[(t, i)] for i in range(len(pieces))], settings)
-        for t, (text, pieces) in enumerate(zip(texts, split, strict=True))
-    ]
+    speeches: list[Speech | QwenMLXError] = []
+    for t, (text, pieces) in enumerate(zip(texts, split, strict=True)):
+        if t in failed:
+            speeches.append(failed[t])
+            continue
+        try:
+            speeches.append(_finish(text, pieces, [chunks[(t, i)] for i in range(len(pieces))], settings))
+        except SynthesisError as exc:
+            speeches.append(exc)
+    return speeches
 
 
 def _prepare(

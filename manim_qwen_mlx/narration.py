@@ -14,7 +14,7 @@ from typing import Any, Literal
 from . import aligner, audio, engine, timing
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME, SAMPLE_RATE
-from .errors import ModelLoadError, ModelNotAvailableError
+from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError, SynthesisError
 from .key import cache_key, input_data
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
@@ -49,13 +49,13 @@ def ensure(
     """
     data = input_data(spoken, voice, settings, model)
     entry = cache.lookup(data)
-    if entry is not None and not _wants_timing(entry, bookmarks):
+    if entry is not None and not needs_word_times(entry, bookmarks):
         return entry, False
     key = cache_key(data)
     with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
         entry = cache.lookup(data)
         if entry is not None:
-            if _wants_timing(entry, bookmarks):
+            if needs_word_times(entry, bookmarks):
                 assert bookmarks is not None
                 entry = _with_word_times(cache, entry, spoken, settings, bookmarks, on_hit=True)
             return entry, False
@@ -66,42 +66,64 @@ def ensure(
     return entry, True
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    cache: NarrationCache
+    text: str
+    spoken: str
+    bookmarks: BookmarkOptions | None = None
+
+
 def ensure_batch(
-    items: list[tuple[NarrationCache, str, str]],
+    items: list[BatchItem],
     voice: Voice,
     settings: SynthesisSettings,
     model: ModelRef,
     allow_download: bool = True,
     batch_size: int = 4,
-) -> list[tuple[Entry, bool]]:
-    """Like ``ensure`` for several (cache, text, spoken) narrations in one voice, synthesizing the
-    missing ones together with batch generation. Every key is locked while its audio is made."""
-    keyed = [(cache, text, spoken, input_data(spoken, voice, settings, model)) for cache, text, spoken in items]
+) -> list[tuple[Entry, bool] | QwenMLXError]:
+    """Like ``ensure`` for several narrations in one voice, synthesizing the missing ones together
+    with batch generation. Each item gets its entry and whether it was made, or the error that stopped
+    it alone: one failed narration never costs the others theirs. Every key is locked while its audio
+    is made."""
+    keyed = [(item, input_data(item.spoken, voice, settings, model)) for item in items]
     with ExitStack() as locks:
         # One order for every process, so two batch runs never wait on each other's locks in a cycle.
-        wanted = {(c.directory, cache_key(d)): c for c, _, _, d in keyed}
-        for (_, key), owner in sorted(wanted.items(), key=lambda item: item[0]):
+        wanted = {(item.cache.directory, cache_key(data)): item.cache for item, data in keyed}
+        for (_, key), owner in sorted(wanted.items(), key=lambda pair: pair[0]):
             locks.enter_context(owner.key_lock(key))
-        found = [cache.lookup(data) for cache, _, _, data in keyed]
-        missing = [i for i, entry in enumerate(found) if entry is None]
+        results: list[tuple[Entry, bool] | QwenMLXError] = []
+        for item, data in keyed:
+            entry = item.cache.lookup(data)
+            results.append((entry, False) if entry is not None else SynthesisError("not synthesized"))
+        missing = [i for i, result in enumerate(results) if isinstance(result, QwenMLXError)]
         speeches = (
             engine.synthesize_many(
-                [keyed[i][2] for i in missing],
+                [items[i].spoken for i in missing],
                 voice,
                 settings,
                 model,
                 allow_download,
                 batch_size,
-                keyed[0][0].directory,
+                items[0].cache.directory,
             )
             if missing
             else []
         )
-        made = set(missing)
         for i, speech in zip(missing, speeches, strict=True):
-            cache, text, spoken, data = keyed[i]
-            found[i] = _store(cache, text, spoken, data, cache_key(data), speech, settings, None, None)
-    return [(entry, i in made) for i, entry in enumerate(found) if entry is not None]
+            item, data = keyed[i]
+            if isinstance(speech, QwenMLXError):
+                results[i] = speech
+                continue
+            stored = _store(item.cache, item.text, item.spoken, data, cache_key(data), speech, settings, None, None)
+            results[i] = (stored, True)
+        for i, (item, _) in enumerate(keyed):
+            result = results[i]
+            if not isinstance(result, QwenMLXError) and needs_word_times(result[0], item.bookmarks):
+                assert item.bookmarks is not None
+                timed = _with_word_times(item.cache, result[0], item.spoken, settings, item.bookmarks)
+                results[i] = (timed, result[1])
+    return results
 
 
 def _store(
@@ -136,7 +158,9 @@ def _store(
     return entry
 
 
-def _wants_timing(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
+def needs_word_times(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
+    """Whether ``entry`` lacks the word times these options ask for (none, or estimated where aligned ones
+    are wanted)."""
     if bookmarks is None:
         return False
     method = entry.get("word_boundaries_method")

@@ -4,6 +4,7 @@ the one in flight and a second run continues)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,8 +12,11 @@ from pathlib import Path
 
 from . import collect, narration
 from .cache import Entry, NarrationCache
+from .defaults import LOGGER_NAME
 from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from .key import cache_key
+
+log = logging.getLogger(LOGGER_NAME)
 
 Progress = Callable[["collect.Request", float], None]  # called after each segment with its seconds
 MAX_PASSES = 3  # a scene whose texts depend on durations may ask for new ones once audio exists
@@ -23,6 +27,8 @@ class PrecacheSummary:
     total: int = 0
     cached: int = 0
     synthesized: int = 0
+    timed: int = 0  # cached narration that only lacked word times for its bookmarks
+    retried: int = 0  # failed in a batch, then made again on its own
     failed: list[tuple[str, str]] = field(default_factory=list)  # (text, error)
     superseded: int = 0  # made in an early pass for a text that depended on a placeholder duration
     audio_seconds: float = 0.0
@@ -106,6 +112,7 @@ def _slices(todo: list[collect.Request], batch_size: int) -> list[list[collect.R
 
 
 def _batchable(a: collect.Request, b: collect.Request) -> bool:
+    # Word-time options need not match: times are found per narration after its audio is made.
     return (a.model, a.voice, a.settings, a.allow_download) == (b.model, b.voice, b.settings, b.allow_download)
 
 
@@ -116,43 +123,73 @@ def _synthesize(
     broken_models: dict[str, str],
     batch_size: int,
 ) -> list[float | None]:
-    """Seconds of audio made for each request; None where nothing was made (cached meanwhile, or failed)."""
+    """Seconds of audio made for each request; None where nothing was made (cached meanwhile, or failed).
+
+    A narration that fails inside a batch is made again alone, as a render would make it; only a
+    model that cannot load fails every request of the group at once."""
     first = group[0]
     problem = broken_models.get(str(first.model))
-    results: list[tuple[Entry, bool]] = []
+    outcomes: list[tuple[Entry, bool] | QwenMLXError] = []
     if problem is None:
         try:
-            if len(group) == 1:
-                results = [
-                    narration.ensure(
-                        NarrationCache(first.cache_dir),
-                        first.text,
-                        first.spoken,
-                        first.voice,
-                        first.settings,
-                        first.model,
-                        first.allow_download,
-                    )
-                ]
-            else:
-                items = [(NarrationCache(r.cache_dir), r.text, r.spoken) for r in group]
-                results = narration.ensure_batch(
-                    items, first.voice, first.settings, first.model, first.allow_download, batch_size
-                )
+            outcomes = [_ensure_one(first)] if len(group) == 1 else _ensure_batch(group, batch_size, summary)
         except (ModelNotAvailableError, ModelLoadError) as exc:
             problem = broken_models[str(first.model)] = str(exc)
         except QwenMLXError as exc:
             problem = str(exc)
     if problem is not None:
-        for request in group:
-            failed_keys.add(request.key)
-            summary.failed.append((request.spoken, problem))
-        return [None] * len(group)
+        outcomes = [QwenMLXError(problem)] * len(group)
     made: list[float | None] = []
-    for entry, fresh in results:
-        seconds = float(entry.get("duration", 0.0)) if fresh else None
-        if seconds is not None:
-            summary.synthesized += 1
-            summary.audio_seconds += seconds
+    for request, outcome in zip(group, outcomes, strict=True):
+        if isinstance(outcome, QwenMLXError):
+            failed_keys.add(request.key)
+            summary.failed.append((request.spoken, str(outcome)))
+            made.append(None)
+            continue
+        entry, fresh = outcome
+        if not fresh:
+            summary.timed += request.bookmarks is not None and not request.cached
+            made.append(None)
+            continue
+        seconds = float(entry.get("duration", 0.0))
+        summary.synthesized += 1
+        summary.audio_seconds += seconds
         made.append(seconds)
     return made
+
+
+def _ensure_batch(
+    group: list[collect.Request], batch_size: int, summary: PrecacheSummary
+) -> list[tuple[Entry, bool] | QwenMLXError]:
+    first = group[0]
+    items = [narration.BatchItem(NarrationCache(r.cache_dir), r.text, r.spoken, r.bookmarks) for r in group]
+    outcomes = narration.ensure_batch(items, first.voice, first.settings, first.model, first.allow_download, batch_size)
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, QwenMLXError):
+            log.warning("Retrying alone after failing in a batch: %r (%s)", group[index].spoken[:60], outcome)
+            summary.retried += 1
+            outcomes[index] = _attempt(group[index])
+    return outcomes
+
+
+def _ensure_one(request: collect.Request) -> tuple[Entry, bool]:
+    return narration.ensure(
+        NarrationCache(request.cache_dir),
+        request.text,
+        request.spoken,
+        request.voice,
+        request.settings,
+        request.model,
+        request.allow_download,
+        bookmarks=request.bookmarks,
+    )
+
+
+def _attempt(request: collect.Request) -> tuple[Entry, bool] | QwenMLXError:
+    """One narration on its own; its own failure is returned, a model that cannot load is raised."""
+    try:
+        return _ensure_one(request)
+    except (ModelNotAvailableError, ModelLoadError):
+        raise
+    except QwenMLXError as exc:
+        return exc

@@ -9,21 +9,9 @@ from typing import Any, Literal, cast
 
 from manim_voiceover.services.base import SpeechService
 
-from . import collect, narration, timing
+from . import collect, narration, options, timing
 from .cache import Entry, NarrationCache
-from .defaults import (
-    ALIGNER_ENV,
-    DEFAULT_ALIGNER,
-    DEFAULT_LANG_CODE,
-    DEFAULT_REPETITION_PENALTY,
-    DEFAULT_SEED,
-    DEFAULT_SENTENCE_PAUSE,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TOP_K,
-    DEFAULT_TOP_P,
-    LOGGER_NAME,
-    MAX_TOKENS_ENV,
-)
+from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import CacheError, InvalidTextError, QwenMLXError
 from .key import cache_key, input_data
 from .model_ref import ModelRef
@@ -40,6 +28,8 @@ class QwenMLXService(SpeechService):
     """Narrate with Qwen3-TTS through mlx-audio: a cloned voice, a preset speaker or a designed voice.
 
     Every voice and sampling option may also be passed per call: ``self.voiceover(text=..., seed=7)``.
+    Keyword options (``options.OPTIONS``; an environment variable, where named, supplies the default):
+
     """
 
     def __init__(
@@ -49,34 +39,15 @@ class QwenMLXService(SpeechService):
         ref_text: str | None = None,
         voice: str | None = None,
         instruct: str | None = None,
-        *,
-        revision: str | None = None,
-        lang_code: str = DEFAULT_LANG_CODE,
-        temperature: float = DEFAULT_TEMPERATURE,
-        top_k: int = DEFAULT_TOP_K,
-        top_p: float = DEFAULT_TOP_P,
-        repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
-        max_tokens: int | None = None,
-        seed: int = DEFAULT_SEED,
-        sentence_pause: float = DEFAULT_SENTENCE_PAUSE,
-        speed: float = 1.0,
-        trim_silence: bool = True,
-        bookmarks: Literal["align", "estimate"] = "align",
-        aligner: PathLike | None = None,
-        word_boundaries: bool = False,
-        allow_download: bool = True,
-        cache_dir: PathLike | None = None,
-        global_speed: float = 1.0,
-        transcription_model: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        if global_speed != 1.0:
-            raise QwenMLXError("global_speed needs SoX in manim-voiceover and is not supported here.")
-        if transcription_model is not None:
-            raise QwenMLXError(
-                "transcription_model (Whisper) is not needed: QwenMLXService knows the "
-                "text it speaks. Remove the argument."
-            )
-        self.model_ref = ModelRef.resolve(model, revision)
+        _reject_manim_voiceover_options(kwargs)
+        unknown = set(kwargs) - set(options.BY_NAME)
+        if unknown:
+            raise QwenMLXError(f"Unknown QwenMLXService option(s) {sorted(unknown)}: use {sorted(options.BY_NAME)}.")
+        given = {"model": model, **kwargs}
+        value = {o.name: options.value(o.name, given.get(o.name)) for o in options.OPTIONS if o.group != "voice"}
+        self.model_ref = ModelRef.resolve(value["model"], value["revision"])
         self.voice_options: dict[str, Any] = {
             "ref_audio": ref_audio,
             "ref_text": ref_text,
@@ -84,22 +55,12 @@ class QwenMLXService(SpeechService):
             "instruct": instruct,
         }
         self.voice = Voice.from_options(**self.voice_options)
-        self.settings = SynthesisSettings(
-            lang_code=lang_code,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            repetition_penalty=repetition_penalty,
-            max_tokens=max_tokens if max_tokens is not None else _env_max_tokens(),
-            seed=seed,
-            sentence_pause=sentence_pause,
-            speed=speed,
-            trim_silence=trim_silence,
-        )
-        self.bookmarks = _bookmark_mode(bookmarks)
-        self.aligner_ref = ModelRef.resolve(aligner or os.environ.get(ALIGNER_ENV) or DEFAULT_ALIGNER)
-        self.word_boundaries = word_boundaries
-        self.allow_download = allow_download
+        self.settings = SynthesisSettings(**{name: value[name] for name in SETTING_NAMES})
+        self.bookmarks = _bookmark_mode(value["bookmarks"])
+        self.aligner_ref = ModelRef.resolve(value["aligner"])
+        self.word_boundaries = bool(value["word_boundaries"])
+        self.allow_download = bool(value["allow_download"])
+        cache_dir = value["cache_dir"]
         try:
             SpeechService.__init__(self, cache_dir=cache_dir)
         except OSError as exc:
@@ -119,15 +80,13 @@ class QwenMLXService(SpeechService):
             )
         mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
+        timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
         voice, settings = self.resolve(**kwargs)
         cache = NarrationCache(cache_dir or self.cache_dir)
         audio_name = _audio_name(cache, path) if path is not None else None
         if collect.log_path() is not None:
-            entry = self._collect(cache, text, spoken, voice, settings)
+            entry = self._collect(cache, text, spoken, voice, settings, timing_options)
         else:
-            timing_options = (
-                narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
-            )
             entry, _ = narration.ensure(
                 cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name, timing_options
             )
@@ -140,9 +99,16 @@ class QwenMLXService(SpeechService):
         return entry
 
     def _collect(
-        self, cache: NarrationCache, text: str, spoken: str, voice: Voice, settings: SynthesisSettings
+        self,
+        cache: NarrationCache,
+        text: str,
+        spoken: str,
+        voice: Voice,
+        settings: SynthesisSettings,
+        bookmarks: narration.BookmarkOptions | None,
     ) -> Entry:
-        """Record the narration for precache; a miss gets silence of about the right length."""
+        """Record the narration for precache. A miss gets silence of about the right length, and word
+        times are estimated where they are wanted but missing: the scene only has to run through."""
         data = input_data(spoken, voice, settings, self.model_ref)
         entry = cache.lookup(data)
         collect.record(
@@ -155,32 +121,38 @@ class QwenMLXService(SpeechService):
                 allow_download=self.allow_download,
                 cache_dir=cache.directory,
                 key=cache_key(data),
-                cached=entry is not None,
+                cached=entry is not None and not narration.needs_word_times(entry, bookmarks),
+                bookmarks=bookmarks,
             )
         )
-        if entry is not None:
-            return entry
-        log_path = collect.log_path()
-        assert log_path is not None
-        stand_in = narration.placeholder(log_path.parent, collect.estimate_seconds(spoken))
-        return {"input_text": text, "input_data": data, "original_audio": str(stand_in)}
+        if entry is None:
+            log_path = collect.log_path()
+            assert log_path is not None
+            seconds = collect.estimate_seconds(spoken)
+            stand_in = narration.placeholder(log_path.parent, seconds)
+            entry = {"input_text": text, "input_data": data, "original_audio": str(stand_in), "duration": seconds}
+        if bookmarks is not None and "word_boundaries" not in entry:
+            whole = [timing.Span(0, len(spoken), 0, round(float(entry["duration"]) * SAMPLE_RATE))]
+            estimate = timing.estimate(spoken, whole, SAMPLE_RATE)
+            entry = {**entry, "word_boundaries": timing.stored_boundaries(estimate, spoken)}
+        return entry
 
     def resolve(self, **overrides: object) -> tuple[Voice, SynthesisSettings]:
         """The voice and settings for one call: the service's, with per-call overrides."""
-        unknown = set(overrides) - set(VOICE_OPTIONS) - SETTING_NAMES
+        unknown = set(overrides) - options.PER_CALL_NAMES
         if unknown:
-            known = sorted(set(VOICE_OPTIONS) | SETTING_NAMES | {"bookmarks", "word_boundaries"})
+            known = sorted(options.PER_CALL_NAMES)
             raise QwenMLXError(f"Unknown voiceover option(s) {sorted(unknown)}: use {known}.")
         settings = self.settings.with_overrides(**{k: v for k, v in overrides.items() if k in SETTING_NAMES})
         voice_overrides = {k: v for k, v in overrides.items() if k in VOICE_OPTIONS}
         if not voice_overrides:
             return self.voice, settings
-        options = dict(self.voice_options)
+        chosen = dict(self.voice_options)
         if "ref_audio" in voice_overrides or "voice" in voice_overrides:
             # A new clip or speaker replaces the whole identity; the old transcript belongs to the old clip.
-            options.update(ref_audio=None, ref_text=None, voice=None)
-        options.update(voice_overrides)
-        return Voice.from_options(**options), settings
+            chosen.update(ref_audio=None, ref_text=None, voice=None)
+        chosen.update(voice_overrides)
+        return Voice.from_options(**chosen), settings
 
     def _wrap_generate_from_text(self, text: str, **kwargs: object) -> Any:
         # manim-voiceover's wrapper appends a duplicate cache entry on every call; ours stores once.
@@ -205,10 +177,18 @@ def _bookmark_mode(value: object) -> Literal["align", "estimate"]:
     return value
 
 
-def _env_max_tokens() -> int | None:
-    value = os.environ.get(MAX_TOKENS_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) <= 0:
-        raise QwenMLXError(f"{MAX_TOKENS_ENV}={value!r} must be a positive whole number of codec frames.")
-    return int(value)
+def _reject_manim_voiceover_options(kwargs: dict[str, Any]) -> None:
+    """manim-voiceover's own SpeechService options that mean nothing here get a reason, not 'unknown'."""
+    if kwargs.pop("global_speed", 1.0) != 1.0:
+        raise QwenMLXError("global_speed needs SoX in manim-voiceover and is not supported here: use speed=.")
+    if kwargs.pop("transcription_model", None) is not None:
+        raise QwenMLXError(
+            "transcription_model (Whisper) is not needed: QwenMLXService knows the "
+            "text it speaks. Remove the argument."
+        )
+
+
+QwenMLXService.__doc__ = (QwenMLXService.__doc__ or "") + "\n".join(
+    f"    {o.name} (default {options.shown_default(o)}{', $' + o.env if o.env else ''}): {o.help}"
+    for o in options.OPTIONS
+)

@@ -5,16 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .defaults import (
-    DEFAULT_LANG_CODE,
-    DEFAULT_REPETITION_PENALTY,
-    DEFAULT_SEED,
-    DEFAULT_SENTENCE_PAUSE,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TOP_K,
-    DEFAULT_TOP_P,
-)
 from .errors import SettingsError
+from .options import default
 
 # Qwen3-TTS names languages in full; accept the ISO codes people type too.
 LANGUAGE_ALIASES = {
@@ -33,16 +25,18 @@ LANGUAGE_ALIASES = {
 
 @dataclass(frozen=True)
 class SynthesisSettings:
-    lang_code: str = DEFAULT_LANG_CODE
-    temperature: float = DEFAULT_TEMPERATURE
-    top_k: int = DEFAULT_TOP_K
-    top_p: float = DEFAULT_TOP_P
-    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
-    max_tokens: int | None = None  # hard ceiling in codec frames per sentence; None: from the text
-    seed: int = DEFAULT_SEED
-    sentence_pause: float = DEFAULT_SENTENCE_PAUSE
-    speed: float = 1.0  # > 1 speaks faster, pitch kept
-    trim_silence: bool = True  # cut leading and trailing silence of each sentence
+    """The "setting" rows of ``options.OPTIONS``, typed; defaults and help live in the table."""
+
+    lang_code: str = default("lang_code")
+    temperature: float = default("temperature")
+    top_k: int = default("top_k")
+    top_p: float = default("top_p")
+    repetition_penalty: float = default("repetition_penalty")
+    max_tokens: int | None = default("max_tokens")  # None: a ceiling from the text
+    seed: int = default("seed")
+    sentence_pause: float = default("sentence_pause")
+    speed: float = default("speed")
+    trim_silence: bool = default("trim_silence")
 
     def __post_init__(self) -> None:
         lang = str(self.lang_code).strip().lower()

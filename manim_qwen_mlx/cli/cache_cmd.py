@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import friendly_errors
+from .errors import friendly_errors
 from .options import cache_dir_option, resolve_cache_dir
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import friendly_errors
+from .errors import friendly_errors
 from .options import model_option
 
 MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from . import friendly_errors
-from .options import model_option
+from .errors import friendly_errors
+from .options import model_option, options_of
 
 
 @click.command()
 @click.argument("model_name", required=False)
 @model_option
-@click.option("--revision", help="A branch, tag or commit to pin.")
+@options_of(only=("revision",))
 @friendly_errors
 def download(model_name: str | None, model: str, revision: str | None) -> None:
     """Download MODEL_NAME (default: --model) into the Hugging Face cache and check it."""

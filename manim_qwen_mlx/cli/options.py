@@ -1,4 +1,5 @@
-"""Options shared by several commands, each with its environment variable and shown default."""
+"""Click options derived from ``manim_qwen_mlx.options.OPTIONS``: each with its type, default,
+environment variable and help from the one table."""
 
 from __future__ import annotations
 
@@ -8,67 +9,47 @@ from typing import Any
 
 import click
 
-from ..defaults import (
-    DEFAULT_LANG_CODE,
-    DEFAULT_MODEL,
-    DEFAULT_REPETITION_PENALTY,
-    DEFAULT_SEED,
-    DEFAULT_SENTENCE_PAUSE,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TOP_K,
-    DEFAULT_TOP_P,
-    MAX_TOKENS_ENV,
-    MODEL_ENV,
-)
+from ..options import BY_NAME, OPTIONS, Option, shown_default
 
-CACHE_DIR_ENV = "MANIM_QWEN_MLX_CACHE_DIR"
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def click_option(option: Option) -> Decorator:
+    """One table row as a click option; booleans get --name/--no-name."""
+    kwargs: dict[str, Any] = {"help": option.help, "show_envvar": option.env is not None}
+    if option.env:
+        kwargs["envvar"] = option.env
+    if option.type is bool:
+        flag = f"{option.flag}/--no-{option.flag[2:]}"
+        return click.option(flag, option.name, default=option.default, show_default=True, **kwargs)
+    if option.choices:
+        kwargs["type"] = click.Choice(option.choices)
+    elif option.type is Path:
+        kwargs["type"] = click.Path(path_type=Path)
+    else:
+        kwargs["type"] = option.type
+    shown: Any = True if option.shown_default is None else shown_default(option)
+    return click.option(option.flag, option.name, default=option.default, show_default=shown, **kwargs)
+
+
+def options_of(*groups: str, only: tuple[str, ...] = ()) -> Decorator:
+    """Every option of these groups (and the named ones), in the table's order."""
+    chosen = [o for o in OPTIONS if o.group in groups or o.name in only]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(chosen):
+            command = click_option(option)(command)
+        return command
+
+    return decorate
 
 
 def model_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--model",
-        envvar=MODEL_ENV,
-        default=DEFAULT_MODEL,
-        show_envvar=True,
-        help="Hugging Face repo id or local Qwen3-TTS folder.",
-    )(command)
+    return click_option(BY_NAME["model"])(command)
 
 
 def cache_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--cache-dir",
-        envvar=CACHE_DIR_ENV,
-        show_envvar=True,
-        type=click.Path(path_type=Path),
-        help="Voiceover cache. Default: <media_dir>/voiceovers from manim's config, as manim render uses.",
-    )(command)
-
-
-def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The service's voice and sampling options, spelled as on the command line."""
-    options = [
-        click.option("--ref-audio", type=click.Path(path_type=Path), help="Reference clip to clone."),
-        click.option("--ref-text", help="Exact transcript of --ref-audio (default: its .txt sidecar)."),
-        click.option("--voice", help="Preset speaker of a CustomVoice model."),
-        click.option("--instruct", help="Voice description (VoiceDesign) or style (CustomVoice)."),
-        click.option("--lang-code", default=DEFAULT_LANG_CODE),
-        click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE),
-        click.option("--top-k", type=int, default=DEFAULT_TOP_K),
-        click.option("--top-p", type=float, default=DEFAULT_TOP_P),
-        click.option("--repetition-penalty", type=float, default=DEFAULT_REPETITION_PENALTY),
-        click.option(
-            "--max-tokens",
-            type=int,
-            envvar=MAX_TOKENS_ENV,
-            show_envvar=True,
-            help="Frame ceiling per sentence (default: from the text).",
-        ),
-        click.option("--seed", type=int, default=DEFAULT_SEED),
-        click.option("--sentence-pause", type=float, default=DEFAULT_SENTENCE_PAUSE),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return click_option(BY_NAME["cache_dir"])(command)
 
 
 def resolve_cache_dir(cache_dir: Path | None) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import friendly_errors
+from .errors import friendly_errors
 
 
 @click.command()
@@ -74,9 +74,11 @@ def precache(
     finally:
         if bar is not None:
             bar.close()
+    notes = [f"{n} {what}" for n, what in ((summary.superseded, "superseded"), (summary.retried, "retried alone")) if n]
     click.echo(
         f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized"
-        + (f" ({summary.superseded} superseded)" if summary.superseded else "")
+        + (f" ({', '.join(notes)})" if notes else "")
+        + (f", {summary.timed} given word times" if summary.timed else "")
         + f", {len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
         f"(real-time factor {summary.real_time_factor:.2f})"
     )

@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import friendly_errors
-from .options import model_option, voice_options
+from .errors import friendly_errors
+from .options import options_of
 
 
 @click.command()
 @click.argument("text")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("say.wav"))
-@model_option
-@voice_options
+@options_of("model", "voice", "setting")
 @friendly_errors
-def say(
-    text: str,
-    output: Path,
-    model: str,
-    ref_audio: Path | None,
-    ref_text: str | None,
-    voice: str | None,
-    instruct: str | None,
-    **settings: object,
-) -> None:
-    """Speak TEXT with the given voice and settings into a WAV file."""
+def say(text: str, output: Path, model: str, revision: str | None, **options: Any) -> None:
+    """Speak TEXT with the given voice and settings into a WAV file (the service's options)."""
     from .. import audio, engine
     from ..errors import InvalidTextError
     from ..model_ref import ModelRef
-    from ..settings import SynthesisSettings
+    from ..settings import SETTING_NAMES, SynthesisSettings
     from ..text import normalize
     from ..voice import Voice
 
     spoken = normalize(text)
     if not spoken:
         raise InvalidTextError("Nothing to say: give some words to speak.")
-    chosen = Voice.from_options(ref_audio, ref_text, voice, instruct)
-    speech = engine.synthesize(spoken, chosen, SynthesisSettings(**settings), ModelRef.resolve(model))  # type: ignore[arg-type]
+    settings = SynthesisSettings(**{k: v for k, v in options.items() if k in SETTING_NAMES})
+    chosen = Voice.from_options(**{k: v for k, v in options.items() if k not in SETTING_NAMES})
+    speech = engine.synthesize(spoken, chosen, settings, ModelRef.resolve(model, revision))
     output.parent.mkdir(parents=True, exist_ok=True)
     audio.write_wav(output, speech.samples)
     click.echo(f"{audio.duration(output):.2f} s -> {output}")
