@@ -25,11 +25,28 @@ class ModelRef:
         return cls(name=chosen, revision=revision or None)
 
     def identity(self) -> dict[str, str | None]:
-        """The model as the user names it: weights changed in place need a new name or a cleared cache."""
-        return {"model": self.name, "revision": self.revision}
+        """The model as the cache key names it, the same on every machine: a repo id (and revision); a
+        local folder by its name, or by repo id and revision where it is a Hugging Face cache snapshot.
+        Weights changed in place under the same name need a new name or a cleared cache."""
+        if not self.is_local:
+            return {"model": self.name, "revision": self.revision}
+        path = Path(self.name)
+        snapshot = hub_snapshot(path)
+        if snapshot is not None:
+            return {"model": snapshot[0], "revision": snapshot[1]}
+        return {"model": path.name, "revision": None}
 
     def __str__(self) -> str:
         return f"{self.name}@{self.revision}" if self.revision else self.name
+
+
+def hub_snapshot(path: Path) -> tuple[str, str] | None:
+    """(repo id, revision) for a folder ``.../models--owner--name/snapshots/<revision>``, else None."""
+    parts = path.parts
+    if len(parts) < 3 or parts[-2] != "snapshots" or not parts[-3].startswith("models--"):
+        return None
+    owner, _, name = parts[-3].removeprefix("models--").partition("--")
+    return (f"{owner}/{name}", parts[-1]) if owner and name else None
 
 
 def _looks_local(name: str) -> bool:

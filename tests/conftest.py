@@ -101,3 +101,15 @@ def render_scene(scene_file: Path, scene: str, cwd: Path, env: dict[str, str]) -
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`manim-qwen-mlx ARGS` as a user runs it, in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "manim_qwen_mlx", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 from conftest import FRAMES, REPO, render_scene
+from conftest import run_cli as _cli
 
 from manim_qwen_mlx.cache import NarrationCache
 from manim_qwen_mlx.cli import main
@@ -33,17 +34,6 @@ def scene_env(tiny_model: Path, reference: Path, tmp_path: Path) -> dict[str, st
         "TEST_FRAMES": str(FRAMES),
         "TEST_REPORT": str(tmp_path / "report.json"),
     }
-
-
-def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "manim_qwen_mlx", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path: Path) -> None:
