@@ -100,3 +100,20 @@ def test_model_env_variable_supplies_the_default(monkeypatch: pytest.MonkeyPatch
     assert ModelRef.resolve("org/final").name == "org/final"
     monkeypatch.delenv("MANIM_QWEN_MLX_MODEL")
     assert ModelRef.resolve().name == "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
+
+
+def test_local_models_are_keyed_by_name_so_the_cache_travels(tmp_path: Path) -> None:
+    one = ModelRef.resolve(tmp_path / "a" / "tiny-base").identity()
+    other = ModelRef.resolve(tmp_path / "b" / "elsewhere" / "tiny-base").identity()
+    assert one == other == {"model": "tiny-base", "revision": None}
+    assert ModelRef.resolve(tmp_path / "tiny-large").identity() != one
+
+
+def test_a_hub_cache_snapshot_is_keyed_by_repo_id_and_revision(tmp_path: Path) -> None:
+    snapshot = tmp_path / "hub" / "models--mlx-community--Qwen3-TTS-12Hz-0.6B-Base-8bit" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    assert ModelRef.resolve(snapshot).identity() == {
+        "model": "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit",
+        "revision": "abc123",
+    }
+    assert ModelRef.resolve("org/model", "v1").identity() == {"model": "org/model", "revision": "v1"}

@@ -67,3 +67,26 @@ def test_example_scene_renders_with_a_local_model(tiny_model: Path, tmp_path: Pa
     entries = json.loads((tmp_path / "media" / "voiceovers" / "cache.json").read_text())
     assert len(entries) == 4
     assert _audio_seconds(tmp_path / "media" / "videos" / "intro" / "480p15" / "Intro.mp4") > 0
+
+
+def test_a_cache_travels_to_another_checkout_without_the_model(tiny_model: Path, tmp_path: Path) -> None:
+    """Built in one checkout with the model in one place; rendered from a copy elsewhere with no model."""
+    here, there = tmp_path / "laptop" / "project", tmp_path / "ci" / "checkout"
+    (here / "voices").mkdir(parents=True)
+    shutil.copy(REPO / "tests" / "scenes" / "narrated.py", here / "scene.py")
+    for suffix in (".wav", ".txt"):
+        clip = REPO / "example_scenes" / "voices" / f"espeak{suffix}"
+        shutil.copy(clip, here / "voices" / f"me{suffix}")
+    model = Path(shutil.copytree(tiny_model, tmp_path / "laptop" / "models" / "tiny-base"))
+    env = {"TEST_MODEL": str(model), "TEST_REF": "voices/me.wav", "TEST_FRAMES": str(FRAMES)}
+    render_scene(here / "scene.py", "Narrated", here, {**env, "TEST_REPORT": str(tmp_path / "first.json")})
+
+    shutil.copytree(here, there)
+    shutil.rmtree(tmp_path / "laptop")
+    elsewhere = tmp_path / "ci" / "models" / "tiny-base"  # the same model's name, not downloaded there
+    index = (there / "media" / "voiceovers" / "cache.json").read_bytes()
+    moved = {**env, "TEST_MODEL": str(elsewhere), "TEST_REPORT": str(tmp_path / "second.json")}
+    render_scene(there / "scene.py", "Narrated", there, moved)
+    first, second = (json.loads((tmp_path / n).read_text()) for n in ("first.json", "second.json"))
+    assert second["voiceovers"] == first["voiceovers"] and second["mlx_imported"] is False
+    assert (there / "media" / "voiceovers" / "cache.json").read_bytes() == index
