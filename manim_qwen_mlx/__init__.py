@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import quiet_sox
 from .errors import (
     CacheError,
     InvalidTextError,
@@ -20,6 +21,8 @@ from .errors import (
     TranscriptError,
     VoiceError,
 )
+
+quiet_sox.install()
 
 if TYPE_CHECKING:
     from .service import QwenMLXService

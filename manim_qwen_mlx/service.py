@@ -78,6 +78,11 @@ class QwenMLXService(SpeechService):
                 f"Nothing to say in {text!r}: the narration text is empty "
                 "(or only bookmarks). Give the voiceover some words."
             )
+        if BOOKMARK_RE.search(remove_bookmarks(text)):
+            raise InvalidTextError(
+                f"A bookmark tag in {text!r} is split by another one, so the tracker cannot place it: "
+                "write each <bookmark mark='name'/> whole, outside the others."
+            )
         mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None

@@ -24,12 +24,18 @@ _ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|fig|eq|n
 
 
 def remove_bookmarks(text: str) -> str:
+    """One pass, as manim-voiceover's tracker removes them (the text it measures bookmarks in)."""
     return BOOKMARK_RE.sub("", text)
 
 
 def normalize(text: str) -> str:
-    """The spoken text: bookmarks removed, runs of whitespace folded to one space."""
-    return " ".join(remove_bookmarks(text).split())
+    """The spoken text: bookmarks removed until none is left (a removed tag can join the pieces of
+    another), runs of whitespace folded to one space. Idempotent."""
+    while True:
+        folded = " ".join(remove_bookmarks(text).split())
+        if folded == text:
+            return folded
+        text = folded
 
 
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:

@@ -45,8 +45,8 @@ class Voice:
             return cls(speaker=speaker, instruct=instruct)
         if speaker is not None:
             raise VoiceError(
-                f"Both ref_audio and voice={voice!r} were given: a Base model clones ref_audio and "
-                "has no preset speakers. Pass one of them."
+                f"Both ref_audio and voice={voice!r} were given: ref_audio clones a voice (Base models), "
+                "voice= picks a preset speaker (CustomVoice models). Pass the one your model takes."
             )
         path = Path(ref_audio).expanduser().resolve()
         reference_sha256(path)  # fails early, naming the file

@@ -38,7 +38,8 @@ fi
 python=""
 for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
   [ -n "$candidate" ] || continue
-  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  # 2>/dev/null: a pyenv shim for a version that is not selected prints a page of advice.
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     python="$candidate"; break
   fi
 done

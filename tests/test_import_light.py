@@ -26,3 +26,15 @@ def test_manim_plugin_entry_point_is_light() -> None:
 
 def test_service_attribute_loads_lazily() -> None:
     assert "manim_voiceover" in _imported_after("import manim_qwen_mlx; manim_qwen_mlx.QwenMLXService")
+
+
+def test_the_no_sox_probe_is_silenced_and_nothing_else() -> None:
+    code = (
+        "import logging, manim_qwen_mlx\n"
+        "import manim_voiceover\n"
+        "logging.getLogger('sox').warning('another sox warning')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    said = out.stdout + out.stderr
+    assert "SoX could not be found" not in said and "sox: not found" not in said
+    assert "another sox warning" in said

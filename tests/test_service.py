@@ -104,3 +104,8 @@ def test_hit_loads_no_model_and_no_mlx(
     assert out.returncode == 0, out.stderr
     audio, mlx_loaded, mlx_audio_loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert audio and not mlx_loaded and not mlx_audio_loaded
+
+
+def test_a_bookmark_split_by_another_is_refused(service: QwenMLXService) -> None:
+    with pytest.raises(InvalidTextError, match="split by another"):
+        service._wrap_generate_from_text("<bookmark <bookmark mark='a'/>mark='b'/>Hi there.")
