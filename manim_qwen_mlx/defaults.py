@@ -5,7 +5,8 @@ from __future__ import annotations
 LOGGER_NAME = "manim.qwen_mlx"
 SERVICE_NAME = "qwen_mlx"
 # Bumped whenever the audio for the same inputs would change (splitting, joining, trimming...).
-CACHE_SCHEMA_VERSION = 2
+# 3: the speech decoder and reference encoder fixes of model_fixes (FIXES_VERSION 1).
+CACHE_SCHEMA_VERSION = 3
 
 DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
 DRAFT_MODEL = "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cpu_fastpath
+from . import cpu_fastpath, model_fixes
 from .defaults import DOWNLOAD_PATTERNS, LOGGER_NAME, OFFLINE_ENV
 from .errors import ModelLoadError, ModelNotAvailableError
 from .model_ref import ModelRef
@@ -124,8 +124,10 @@ def load(path: Path) -> Any:
                 f"The text or speech tokenizer in {path} did not load ({printed.strip()}). "
                 "Download the model folder again."
             )
+        model_fixes.apply(model)  # before the voice store wraps the speaker encoder and the fast path swaps layers
         cpu_fastpath.accelerate_decoder(model)
-        model.voice_prompts = VoicePromptStore(model, str(path))
+        # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.
+        model.voice_prompts = VoicePromptStore(model, f"{path}|fixes-{model_fixes.FIXES_VERSION}")
         _loaded[path] = model
         return model
 
