@@ -90,7 +90,7 @@ def _exact_gelu(projected_transformer: Any) -> None:
     for layer in projected_transformer.transformer.layers:
         mlp = layer.gating
         if hasattr(mlp, "activation"):
-            mlp.activation = nn.gelu
+            mlp.activation = nn.gelu  # type: ignore[attr-defined]
 
 
 def speaker_mel(audio: Any) -> Any:
