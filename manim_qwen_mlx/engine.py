@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import audio, dsp, loader
-from .defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
+from . import audio, dsp, loader, sentence
+from .defaults import LOGGER_NAME, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
 from .errors import ModelLoadError, QwenMLXError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
@@ -91,8 +91,9 @@ def synthesize(
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
     model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
+    spoken_as = _voice_prompt(model, voice, voice_kwargs)
     sentences = split_sentences(text)
-    chunks = [_speak(model, sentence, settings, voice_kwargs) for sentence in sentences]
+    chunks = [sentence.speak(model, piece, settings, spoken_as) for piece in sentences]
     return _finish(text, sentences, chunks, settings)
 
 
@@ -139,7 +140,7 @@ def synthesize_many(
         finally:
             mx.clear_cache()
         by_index = {int(r.sequence_idx): r for r in results}
-        for index, (ceiling, text_index, sentence_index, sentence) in enumerate(batch):
+        for index, (ceiling, text_index, sentence_index, piece) in enumerate(batch):
             result = by_index.get(index)
             deliberate_cut = settings.max_tokens is not None and settings.max_tokens < ceiling
             if result is None:  # end of speech at once: nothing to say for this sentence
@@ -150,7 +151,7 @@ def synthesize_many(
                 continue
             else:  # no end of speech within its ceiling: the guarded one-by-one path decides
                 try:
-                    chunk = _speak(model, sentence, settings, voice_kwargs)
+                    chunk = sentence.speak(model, piece, settings, _voice_prompt(model, voice, voice_kwargs))
                 except SynthesisError as exc:
                     failed[text_index] = exc
                     continue
@@ -191,45 +192,6 @@ def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings:
     return _join(text, sentences, chunks, settings)
 
 
-def _speak(model: Any, sentence: str, settings: SynthesisSettings, voice_kwargs: dict[str, Any]) -> np.ndarray:
-    """One sentence, with the runaway guard: reaching the text's frame ceiling means the model never
-    said end-of-speech, so it is tried again with a derived seed, then refused; never cached silently."""
-    import mlx.core as mx
-
-    ceiling = frame_cap(sentence)
-    cap = ceiling if settings.max_tokens is None else min(ceiling, settings.max_tokens)
-    for attempt in range(RUNAWAY_RETRIES + 1):
-        mx.random.seed(settings.seed + attempt * 1_000_003)  # each sentence depends only on its own inputs
-        try:
-            results = list(
-                model.generate(
-                    text=sentence, max_tokens=cap, verbose=False, **settings.sampling_kwargs(), **voice_kwargs
-                )
-            )
-        except ValueError as exc:
-            raise VoiceError(f"The model rejected the voice options: {exc}") from exc
-        finally:
-            mx.clear_cache()
-        frames = sum(int(getattr(r, "token_count", 0)) for r in results)
-        parts = [np.asarray(r.audio, dtype=np.float32).reshape(-1) for r in results]
-        chunk = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-        # A ceiling the user set lower than ours is a deliberate cut, not a runaway.
-        if frames < ceiling or cap < ceiling:
-            return chunk
-        log.warning(
-            "No end of speech within %d frames for %r (try %d of %d); trying another seed.",
-            ceiling,
-            sentence[:60],
-            attempt + 1,
-            RUNAWAY_RETRIES + 1,
-        )
-    raise SynthesisError(
-        f"Qwen3-TTS kept talking past {ceiling / FRAME_RATE:.1f} s for {sentence!r} in {RUNAWAY_RETRIES + 1} "
-        "tries (a known failure of the model). Rephrase or split the sentence, pass another seed=, or "
-        "check that the reference transcript matches the clip."
-    )
-
-
 def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
     gap = np.zeros(round(settings.sentence_pause * SAMPLE_RATE), dtype=np.float32)
     pieces: list[np.ndarray] = []
@@ -251,6 +213,13 @@ def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: S
         ]
         samples = stretched
     return Speech(samples, spans)
+
+
+def _voice_prompt(model: Any, voice: Voice, voice_kwargs: dict[str, Any]) -> Any:
+    """What our decoding loop conditions on; the 0.6B CustomVoice model takes no instruct (as official)."""
+    instruct = None if getattr(model.config, "tts_model_size", "") == "0b6" else voice.instruct
+    reference = voice_kwargs.get("ref_audio")
+    return sentence.voice_prompt(model, voice.kind, reference, voice.ref_text, voice.speaker, instruct)
 
 
 def _voice_kwargs(voice: Voice) -> dict[str, Any]:

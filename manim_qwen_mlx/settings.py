@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .decode import Sampling
 from .errors import SettingsError
 from .options import default
 
@@ -32,11 +33,15 @@ class SynthesisSettings:
     top_k: int = default("top_k")
     top_p: float = default("top_p")
     repetition_penalty: float = default("repetition_penalty")
+    subtalker_temperature: float | None = default("subtalker_temperature")  # None: the talker's
+    subtalker_top_k: int | None = default("subtalker_top_k")
+    subtalker_top_p: float | None = default("subtalker_top_p")
     max_tokens: int | None = default("max_tokens")  # None: a ceiling from the text
     seed: int = default("seed")
     sentence_pause: float = default("sentence_pause")
     speed: float = default("speed")
     trim_silence: bool = default("trim_silence")
+    streaming_prompt: bool = default("streaming_prompt")
 
     def __post_init__(self) -> None:
         lang = str(self.lang_code).strip().lower()
@@ -70,9 +75,27 @@ class SynthesisSettings:
             isinstance(self.speed, (int, float)) and 0.5 <= self.speed <= 2.0,
             f"speed must be between 0.5 and 2.0, got {self.speed!r}",
         )
-        _check(isinstance(self.trim_silence, bool), f"trim_silence must be True or False, got {self.trim_silence!r}")
+        for flag in ("trim_silence", "streaming_prompt"):
+            _check(isinstance(getattr(self, flag), bool), f"{flag} must be True or False, got {getattr(self, flag)!r}")
+        number = (int, float)
+        sub_temperature, sub_top_k, sub_top_p = self.subtalker_temperature, self.subtalker_top_k, self.subtalker_top_p
+        _check(
+            sub_temperature is None or (isinstance(sub_temperature, number) and sub_temperature >= 0),
+            f"subtalker_temperature must be None (the talker's) or a number >= 0, got {sub_temperature!r}",
+        )
+        _check(
+            sub_top_k is None or (isinstance(sub_top_k, int) and sub_top_k >= 0),
+            f"subtalker_top_k must be None (the talker's) or an integer >= 0, got {sub_top_k!r}",
+        )
+        _check(
+            sub_top_p is None or (isinstance(sub_top_p, number) and 0 < sub_top_p <= 1),
+            f"subtalker_top_p must be None (the talker's) or in (0, 1], got {sub_top_p!r}",
+        )
         for name in ("temperature", "top_p", "repetition_penalty", "sentence_pause", "speed"):
             object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("subtalker_temperature", "subtalker_top_p"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
 
     def with_overrides(self, **overrides: Any) -> SynthesisSettings:
         return replace(self, **overrides) if overrides else self
@@ -86,6 +109,17 @@ class SynthesisSettings:
             "top_p": self.top_p,
             "repetition_penalty": self.repetition_penalty,
         }
+
+    def talker_sampling(self) -> Sampling:
+        return Sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
+
+    def subtalker_sampling(self) -> Sampling:
+        """The code predictor's options: its own where given, else the talker's (no penalty, as official)."""
+        return Sampling(
+            self.temperature if self.subtalker_temperature is None else self.subtalker_temperature,
+            self.top_k if self.subtalker_top_k is None else self.subtalker_top_k,
+            self.top_p if self.subtalker_top_p is None else self.subtalker_top_p,
+        )
 
     def identity(self) -> dict[str, Any]:
         return asdict(self)

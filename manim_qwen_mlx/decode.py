@@ -1,0 +1,168 @@
+"""Our decoding loop over mlx-audio's talker and code predictor, with the official qwen-tts policy:
+
+- the repetition penalty is the one asked for (mlx-audio floors it at 1.5), over every first-codebook
+  code generated so far (mlx-audio: the last 64);
+- end-of-speech is suppressed for the first ``MIN_FRAMES`` steps (official ``min_new_tokens=2``), so a
+  model that would stop at once still speaks;
+- ``max_frames`` frames at most (official ``max_new_tokens`` is one more: its last code never gets its
+  other codebooks);
+- the code predictor samples with its own options (official ``subtalker_*``), which default to the
+  talker's;
+- processors in Hugging Face's order: penalty, suppressed codes, minimum length, then temperature,
+  top-k, top-p; temperature 0 is greedy.
+
+A generation that degenerates into a loop of a few codes (mlx-audio issue 921: one code 59 times,
+seconds of noise) is stopped at once and reported, so the runaway guard retries without waiting for
+the frame ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .prompt import Prompt
+
+MIN_FRAMES = 2
+LOOP_PERIODS = (1, 2, 3, 4)  # a cycle of this many codes...
+LOOP_FRAMES = 36  # ...repeated over this many frames (~2.9 s) is a degenerate loop, not speech
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_k: int
+    top_p: float
+    repetition_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
+class Codes:
+    codes: Any  # [frames, 16] int32 (mlx)
+    ended: bool  # the model said end-of-speech
+    looped: bool  # stopped because the codes degenerated into a loop
+
+
+def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int) -> Codes:
+    """Codec frames for one prompt, sampled with ``mx.random``'s current state."""
+    import mlx.core as mx
+
+    config = model.config.talker_config
+    eos = config.codec_eos_token_id
+    blocked = mx.array([i for i in range(config.vocab_size - 1024, config.vocab_size) if i != eos])
+    cache, code_cache = model.talker.make_cache(), model.talker.code_predictor.make_cache()
+    history: list[int] = []
+    frames: list[Any] = []
+    inputs = prompt.embeds
+    ended = looped = False
+    for step in range(max_frames):
+        logits, hidden = model.talker(inputs, cache=cache)
+        logits = logits[:, -1, :]
+        logits = _penalize(logits, history, talker.repetition_penalty)
+        logits[:, blocked] = -mx.inf
+        if step < MIN_FRAMES:
+            logits[:, eos] = -mx.inf
+        first = sample(logits, talker)
+        if int(first.item()) == eos:
+            ended = True
+            break
+        codes = _other_codebooks(model, first, hidden[:, -1:, :], code_cache, subtalker)
+        frames.append(codes)
+        history.append(int(first.item()))
+        text = prompt.trailing[:, step : step + 1] if step < prompt.trailing.shape[1] else prompt.pad
+        inputs = text + _codec_embed(model, codes)
+        mx.eval(inputs)
+        if is_loop(history):
+            looped = True
+            break
+    stacked = mx.concatenate(frames, axis=0) if frames else mx.zeros((0, config.num_code_groups), dtype=mx.int32)
+    return Codes(stacked, ended, looped)
+
+
+def sample(logits: Any, options: Sampling) -> Any:
+    """One code from [1, vocab] logits: greedy at temperature 0, else temperature, top-k, top-p."""
+    import mlx.core as mx
+
+    if options.temperature <= 0:
+        return mx.argmax(logits, axis=-1)
+    logits = logits / options.temperature
+    vocab = logits.shape[-1]
+    if 0 < options.top_k < vocab:
+        kth = mx.sort(logits, axis=-1)[:, vocab - options.top_k : vocab - options.top_k + 1]
+        logits = mx.where(logits < kth, -mx.inf, logits)
+    if options.top_p < 1.0:
+        order = mx.argsort(logits, axis=-1)  # ascending, as Hugging Face's TopPLogitsWarper
+        ascending = mx.take_along_axis(logits, order, axis=-1)
+        cumulative = mx.cumsum(mx.softmax(ascending, axis=-1), axis=-1)
+        drop = (cumulative <= 1 - options.top_p).astype(mx.int32)
+        drop[:, -1] = 0  # keep at least the likeliest code
+        logits = mx.where(_scatter(drop, order) > 0, -mx.inf, logits)
+    return mx.random.categorical(logits)
+
+
+def is_loop(history: list[int]) -> bool:
+    """The last ``LOOP_FRAMES`` codes repeat a cycle of at most four codes."""
+    if len(history) < LOOP_FRAMES:
+        return False
+    tail = history[-LOOP_FRAMES:]
+    return any(all(tail[i] == tail[i % period] for i in range(LOOP_FRAMES)) for period in LOOP_PERIODS)
+
+
+def _penalize(logits: Any, history: list[int], penalty: float) -> Any:
+    """Hugging Face's repetition penalty over every code in ``history``."""
+    import mlx.core as mx
+
+    if penalty == 1.0 or not history:
+        return logits
+    seen = mx.array(sorted(set(history)))
+    chosen = logits[:, seen]
+    logits[:, seen] = mx.where(chosen < 0, chosen * penalty, chosen / penalty)
+    return logits
+
+
+def _scatter(values: Any, order: Any) -> Any:
+    """``values`` given in ``order``'s positions, put back in vocabulary order."""
+    import mlx.core as mx
+
+    return mx.put_along_axis(mx.zeros_like(values), order, values, axis=-1)
+
+
+def _other_codebooks(model: Any, first: Any, hidden: Any, cache: Any, options: Sampling) -> Any:
+    """Codebooks 2..16 of one frame from the code predictor; [1, 16]."""
+    import mlx.core as mx
+
+    for layer_cache in cache:  # reuse the allocation; each frame starts afresh
+        layer_cache.keys = layer_cache.values = None
+        layer_cache.offset = 0
+    predictor = model.talker.code_predictor
+    codes = [first.reshape(1, 1)]
+    inputs = mx.concatenate([hidden, model.talker.get_input_embeddings()(codes[0])], axis=1)
+    for group in range(model.config.talker_config.num_code_groups - 1):
+        logits, cache, _ = predictor(inputs, cache=cache, generation_step=group)
+        codes.append(sample(logits[:, -1, :], options).reshape(1, 1))
+        inputs = predictor.codec_embedding[group](codes[-1])
+    return mx.concatenate(codes, axis=1)
+
+
+def _codec_embed(model: Any, codes: Any) -> Any:
+    """The talker's input for a generated frame: the sum of its 16 codebook embeddings, [1, 1, D]."""
+    embed = model.talker.get_input_embeddings()(codes[:, :1])
+    for group in range(codes.shape[1] - 1):
+        embed = embed + model.talker.code_predictor.codec_embedding[group](codes[:, group + 1 : group + 2])
+    return embed
+
+
+def to_audio(model: Any, codes: Any, ref_codes: Any = None) -> Any:
+    """Samples (float32 numpy) for generated codes [frames, 16]. A clone's reference codes are decoded
+    in front, as the official implementation does, and their share of the audio is cut off."""
+    import mlx.core as mx
+    import numpy as np
+
+    if codes.shape[0] == 0:
+        return np.zeros(0, dtype=np.float32)
+    full = codes[None] if ref_codes is None else mx.concatenate([ref_codes.transpose(0, 2, 1), codes[None]], axis=1)
+    wav, lengths = model.speech_tokenizer.decode(full)
+    wav = wav[0][: int(lengths[0])]
+    if ref_codes is not None:
+        wav = wav[int(ref_codes.shape[2] / full.shape[1] * wav.shape[0]) :]
+    return np.asarray(wav, dtype=np.float32)
