@@ -81,11 +81,14 @@ def test_killed_precache_leaves_a_cache_the_next_run_completes(scene_env: dict[s
         assert audio is not None and sf.info(str(audio)).frames > 0
     finish = _cli(["precache", str(LOOP)], tmp_path, env)
     assert finish.returncode == 0, finish.stderr
-    counts = re.search(r"(\d+) already cached, (\d+) synthesized(?: \((\d+) superseded\))?", finish.stdout)
+    counts = re.search(r"(\d+) already cached, (\d+) synthesized", finish.stdout)
     assert counts, finish.stdout
-    cached, made, superseded = (int(g or 0) for g in counts.groups())
-    assert cached == len(done) and made - superseded == 10 - len(done)
-    assert len(cache.entries()) == 10
+    cached, made = (int(g) for g in counts.groups())
+    assert cached == len(done) and made >= 10 - len(done)
+    assert _cli(["precache", "--check", str(LOOP)], tmp_path, env).returncode == 0  # every narration is there
+    # What the killed run made is kept; at most one of it (a text built from a placeholder duration) is
+    # no longer asked for, and `cache prune` would remove it.
+    assert 10 <= len(cache.entries()) <= 11
 
 
 def test_precache_reports_a_broken_scene(tmp_path: Path) -> None:

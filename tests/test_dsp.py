@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import FRAMES
 
-from manim_qwen_mlx import SynthesisError, engine, loader
+from manim_qwen_mlx import SynthesisError, decode, engine
 from manim_qwen_mlx.dsp import speech_bounds, stretch
 from manim_qwen_mlx.model_ref import ModelRef
 from manim_qwen_mlx.settings import SynthesisSettings
@@ -43,23 +43,21 @@ def test_trim_finds_speech_inside_padding() -> None:
     assert speech_bounds(np.full(RATE, 1e-5, dtype=np.float32)) is None
 
 
-def _silent(model: object, monkeypatch: pytest.MonkeyPatch, pad: np.ndarray | None = None) -> None:
-    real = model.generate  # type: ignore[attr-defined]
+def _silent(monkeypatch: pytest.MonkeyPatch, pad: np.ndarray | None = None) -> None:
+    """Each sentence's audio silenced, or padded with ``pad`` on both sides."""
+    real = decode.to_audio
 
-    def padded(**kwargs: object) -> object:
-        for result in real(**kwargs):
-            audio = np.asarray(result.audio) * (0.0 if pad is None else 1.0)
-            if pad is not None:
-                audio = np.concatenate([pad, audio, pad])
-            yield type("R", (), {"audio": audio})()
+    def padded(*args: object, **kwargs: object) -> np.ndarray:
+        audio = real(*args, **kwargs) * (0.0 if pad is None else 1.0)
+        return audio if pad is None else np.concatenate([pad, audio, pad])
 
-    monkeypatch.setattr(model, "generate", padded)
+    monkeypatch.setattr(decode, "to_audio", padded)
 
 
 def test_engine_trims_padded_sentences(tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     voice, ref = Voice.from_options(reference), ModelRef.resolve(tiny_model)
     plain = engine.synthesize("A circle.", voice, SynthesisSettings(max_tokens=FRAMES), ref).samples
-    _silent(loader.load(tiny_model.resolve()), monkeypatch, pad=np.zeros(RATE, dtype=np.float32))
+    _silent(monkeypatch, pad=np.zeros(RATE, dtype=np.float32))
     padded = engine.synthesize("A circle.", voice, SynthesisSettings(max_tokens=FRAMES, trim_silence=False), ref)
     trimmed = engine.synthesize("A circle.", voice, SynthesisSettings(max_tokens=FRAMES), ref)
     assert len(padded.samples) == len(plain) + 2 * RATE
@@ -67,7 +65,7 @@ def test_engine_trims_padded_sentences(tiny_model: Path, reference: Path, monkey
 
 
 def test_pure_silence_is_an_error(tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _silent(loader.load(tiny_model.resolve()), monkeypatch)
+    _silent(monkeypatch)
     with pytest.raises(SynthesisError, match="only silence"):
         engine.synthesize(
             "A circle.",

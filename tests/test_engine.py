@@ -14,8 +14,9 @@ from manim_qwen_mlx import (
     ReferenceAudioError,
     SynthesisError,
     VoiceError,
+    decode,
     engine,
-    loader,
+    prompt,
 )
 from manim_qwen_mlx.model_ref import ModelRef
 from manim_qwen_mlx.settings import SynthesisSettings
@@ -41,15 +42,14 @@ def test_sentences_are_synthesized_one_by_one_and_joined_with_a_pause(
     tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     voice = Voice.from_options(reference)
-    model = loader.load(tiny_model.resolve())
     spoken: list[str] = []
-    real_generate = model.generate
+    real_build = prompt.build
 
-    def spy(**kwargs: object) -> object:
-        spoken.append(str(kwargs["text"]))
-        return real_generate(**kwargs)
+    def spy(model: object, text: str, *args: object) -> object:
+        spoken.append(text)
+        return real_build(model, text, *args)
 
-    monkeypatch.setattr(model, "generate", spy)
+    monkeypatch.setattr(prompt, "build", spy)
     settings = SynthesisSettings(max_tokens=FRAMES, sentence_pause=0.5)
     joined = _say(tiny_model, voice, "A circle. Watch it grow!", settings)
     assert spoken == ["A circle.", "Watch it grow!"]
@@ -63,17 +63,16 @@ def test_runaway_generation_is_retried_with_derived_seeds_then_refused(
     tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Random weights never emit end-of-speech, so every try reaches the ceiling the text allows.
-    model = loader.load(tiny_model.resolve())
     frames: list[int] = []
-    real_generate = model.generate
+    real_generate = decode.generate
 
-    def spy(**kwargs: object) -> object:
-        results = list(real_generate(**kwargs))
-        frames.append(sum(r.token_count for r in results))
-        return iter(results)
+    def spy(*args: object) -> decode.Codes:
+        result = real_generate(*args)  # type: ignore[arg-type]
+        frames.append(int(result.codes.shape[0]))
+        return result
 
-    monkeypatch.setattr(model, "generate", spy)
-    with pytest.raises(SynthesisError, match=r"kept talking past 2\.6 s for 'Hi\.' in 3 tries"):
+    monkeypatch.setattr(decode, "generate", spy)
+    with pytest.raises(SynthesisError, match=r"kept talking past 2\.6 s \(or looped\) for 'Hi\.' in 3 tries"):
         _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
     assert frames == [33, 33, 33]  # ceil(12.5 * (2 s + 0.2 s * 3 chars)), each try
 

@@ -11,7 +11,7 @@ from conftest import FRAMES
 
 PROBE = """
 import json, sys
-from mlx_audio.tts.models.qwen3_tts import qwen3_tts, speech_tokenizer
+from mlx_audio.tts.models.qwen3_tts import speaker_encoder, speech_tokenizer
 counts = {"encode": 0, "speaker": 0}
 def counting(cls, name, key):
     original = getattr(cls, name)
@@ -20,7 +20,7 @@ def counting(cls, name, key):
         return original(self, *args, **kwargs)
     setattr(cls, name, wrapper)
 counting(speech_tokenizer.Qwen3TTSSpeechTokenizer, "encode", "encode")
-counting(qwen3_tts.Model, "extract_speaker_embedding", "speaker")
+counting(speaker_encoder.Qwen3TTSSpeakerEncoder, "__call__", "speaker")
 from manim_qwen_mlx import QwenMLXService
 svc = QwenMLXService(model=sys.argv[1], ref_audio=sys.argv[2], max_tokens=FRAMES_HERE, cache_dir=sys.argv[3])
 audio = [svc._wrap_generate_from_text(text)["final_audio"] for text in sys.argv[4:]]

@@ -1,0 +1,130 @@
+"""Our decoding loop on the tiny checkpoint: the official policy, rule by rule, and both prompt layouts."""
+
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from manim_qwen_mlx import audio, decode, loader, prompt, sentence
+from manim_qwen_mlx.settings import SynthesisSettings
+from manim_qwen_mlx.voice import Voice
+
+GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model: Path) -> Any:
+    return loader.load(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def clone(model: Any) -> prompt.VoicePrompt:
+    voice = Voice.from_options(Path(__file__).parents[1] / "example_scenes" / "voices" / "espeak.wav")
+    assert voice.ref_audio is not None
+    return sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+
+
+class _Biased:
+    """The real talker, with ``bias`` added to the first-codebook logits (to force a behaviour)."""
+
+    def __init__(self, talker: Any, bias: dict[int, float]) -> None:
+        self.talker, self.bias = talker, bias
+
+    def __call__(self, inputs: Any, cache: Any = None) -> tuple[Any, Any]:
+        logits, hidden = self.talker(inputs, cache=cache)
+        for code, value in self.bias.items():
+            logits[..., code] += value
+        return logits, hidden
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.talker, name)
+
+
+class _With:
+    def __init__(self, model: Any, talker: Any) -> None:
+        self.config, self.talker = model.config, talker
+
+
+def _codes(model: Any, voice: prompt.VoicePrompt, frames: int, penalty: float = 1.0, **layout: Any) -> np.ndarray:
+    built = prompt.build(model, "A circle grows slowly.", voice, "auto", layout.get("streaming", False))
+    result = decode.generate(model, built, decode.Sampling(0.0, 0, 1.0, penalty), GREEDY, frames)
+    return np.array(result.codes)
+
+
+def test_frame_ceiling_is_the_number_of_frames(model: Any, clone: prompt.VoicePrompt) -> None:
+    assert _codes(model, clone, 9).shape == (9, 16)  # random weights never say end-of-speech
+
+
+def test_repetition_penalty_is_applied_as_asked(model: Any, clone: prompt.VoicePrompt) -> None:
+    plain, mild, strong = (_codes(model, clone, 40, penalty) for penalty in (1.0, 1.05, 1.5))
+    assert not np.array_equal(plain, strong) and not np.array_equal(mild, strong)
+
+
+def test_penalty_formula_covers_the_whole_history() -> None:
+    logits = mx.array([[2.0, -2.0, 1.0, 0.5]])
+    history = [0, 1] + [3] * 100  # code 0 and 1 are far back, beyond mlx-audio's 64-code window
+    penalized = np.array(decode._penalize(mx.array(logits), history, 2.0))
+    np.testing.assert_allclose(penalized, [[1.0, -4.0, 1.0, 0.25]])
+
+
+def test_end_of_speech_waits_for_two_frames(model: Any, clone: prompt.VoicePrompt) -> None:
+    eos = model.config.talker_config.codec_eos_token_id
+    eager = _With(model, _Biased(model.talker, {eos: 1e4}))  # a model that wants to stop at once
+    built = prompt.build(model, "Hi.", clone, "auto", False)
+    result = decode.generate(eager, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
+    assert result.ended and result.codes.shape[0] == decode.MIN_FRAMES
+
+
+def test_a_degenerate_loop_stops_early(model: Any, clone: prompt.VoicePrompt) -> None:
+    stuck = _With(model, _Biased(model.talker, {5: 1e4}))  # one code, over and over (mlx-audio issue 921)
+    built = prompt.build(model, "Hi.", clone, "auto", False)
+    result = decode.generate(stuck, built, GREEDY, GREEDY, 200)
+    assert result.looped and not result.ended and result.codes.shape[0] == decode.LOOP_FRAMES
+
+
+@pytest.mark.parametrize(
+    ("history", "looped"),
+    [([7] * 36, True), ([1, 2] * 18, True), ([1, 2, 3, 4] * 9, True), ([7] * 35, False), (list(range(36)), False),
+     ([1, 2, 3, 4, 5] * 8, False)],
+)
+def test_loop_detector(history: list[int], looped: bool) -> None:
+    assert decode.is_loop(history) is looped
+
+
+def test_sampling_limits() -> None:
+    logits = mx.array([[0.0, 3.0, 1.0, 2.0]])
+    mx.random.seed(0)
+    for _ in range(20):
+        assert int(decode.sample(logits, decode.Sampling(1.0, 1, 1.0)).item()) == 1  # top-k 1
+        assert int(decode.sample(logits, decode.Sampling(1.0, 0, 0.01)).item()) == 1  # top-p tiny
+        assert int(decode.sample(logits, decode.Sampling(1.0, 2, 1.0)).item()) in (1, 3)
+    assert int(decode.sample(logits, GREEDY).item()) == 1
+
+
+def test_subtalker_options_default_to_the_talkers() -> None:
+    settings = SynthesisSettings(temperature=0.7, top_k=20, top_p=0.9)
+    assert settings.subtalker_sampling() == decode.Sampling(0.7, 20, 0.9)
+    own = SynthesisSettings(temperature=0.7, subtalker_temperature=0.3, subtalker_top_k=5)
+    assert own.subtalker_sampling() == decode.Sampling(0.3, 5, 1.0)
+    assert own.talker_sampling().repetition_penalty == 1.05 and own.subtalker_sampling().repetition_penalty == 1.0
+
+
+def test_prompt_layouts(model: Any, clone: prompt.VoicePrompt) -> None:
+    text, ref_text = "A circle.", clone.ref_text or ""
+    spoken = len(model.tokenizer.encode(text))
+    ref = len(model.tokenizer.encode(ref_text))
+    frames = clone.ref_codes.shape[2]
+    prefix = 3 + 5  # role; think, think-bos, think-eos, speaker, pad (bos comes with the codec)
+    flat = prompt.build(model, text, clone, "auto", streaming=False)
+    assert flat.embeds.shape[1] == prefix + (ref + spoken + 1) + (1 + frames)
+    assert flat.trailing.shape[1] == 1  # text-pad for every generated frame
+    interleaved = prompt.build(model, text, clone, "auto", streaming=True)
+    text_len, codec_len = ref + spoken + 1, 1 + frames
+    assert interleaved.embeds.shape[1] == prefix + codec_len
+    assert interleaved.trailing.shape[1] == max(text_len - codec_len, 1)
+    preset_like = prompt.build(model, text, prompt.VoicePrompt(instruct="calm"), "auto", streaming=True)
+    instruct = len(model.tokenizer.encode("<|im_start|>user\ncalm<|im_end|>\n"))
+    assert preset_like.embeds.shape[1] == instruct + 3 + 4 + 1  # no speaker; first text token with bos
+    assert preset_like.trailing.shape[1] == spoken  # the rest of the text, then tts-eos
