@@ -49,7 +49,11 @@ def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, 
 
     config = model.config.talker_config
     eos = config.codec_eos_token_id
-    blocked = mx.array([i for i in range(config.vocab_size - 1024, config.vocab_size) if i != eos])
+    # Additive masks, made once: the codec's control codes never, end-of-speech not before MIN_FRAMES.
+    allowed = mx.zeros((config.vocab_size,))
+    allowed[config.vocab_size - 1024 :] = -mx.inf
+    allowed[eos] = 0.0
+    too_early = allowed.at[eos].add(-mx.inf)
     cache, code_cache = model.talker.make_cache(), model.talker.code_predictor.make_cache()
     history: list[int] = []
     frames: list[Any] = []
@@ -57,21 +61,20 @@ def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, 
     ended = looped = False
     for step in range(max_frames):
         logits, hidden = model.talker(inputs, cache=cache)
-        logits = logits[:, -1, :]
-        logits = _penalize(logits, history, talker.repetition_penalty)
-        logits[:, blocked] = -mx.inf
-        if step < MIN_FRAMES:
-            logits[:, eos] = -mx.inf
-        first = sample(logits, talker)
-        if int(first.item()) == eos:
-            ended = True
-            break
+        logits = _penalize(logits[:, -1, :], history, talker.repetition_penalty)
+        first = sample(logits + (too_early if step < MIN_FRAMES else allowed), talker)
+        # The frame's other codebooks and the next input are built before the one sync per frame; at
+        # end-of-speech they are thrown away (one frame of work, as mlx-audio does).
         codes = _other_codebooks(model, first, hidden[:, -1:, :], code_cache, subtalker)
-        frames.append(codes)
-        history.append(int(first.item()))
         text = prompt.trailing[:, step : step + 1] if step < prompt.trailing.shape[1] else prompt.pad
         inputs = text + _codec_embed(model, codes)
-        mx.eval(inputs)
+        mx.eval(inputs, codes)
+        code = int(codes[0, 0].item())
+        if code == eos:
+            ended = True
+            break
+        frames.append(codes)
+        history.append(code)
         if is_loop(history):
             looped = True
             break
@@ -88,7 +91,7 @@ def sample(logits: Any, options: Sampling) -> Any:
     logits = logits / options.temperature
     vocab = logits.shape[-1]
     if 0 < options.top_k < vocab:
-        kth = mx.sort(logits, axis=-1)[:, vocab - options.top_k : vocab - options.top_k + 1]
+        kth = mx.partition(logits, vocab - options.top_k, axis=-1)[:, vocab - options.top_k : vocab - options.top_k + 1]
         logits = mx.where(logits < kth, -mx.inf, logits)
     if options.top_p < 1.0:
         order = mx.argsort(logits, axis=-1)  # ascending, as Hugging Face's TopPLogitsWarper
