@@ -36,6 +36,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_eager(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Base model that wants to say end-of-speech at every step, the first included."""
+    from fixtures.tiny_qwen3_tts import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-eager", "base", eager_eos=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_custom_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fixtures.tiny_qwen3_tts import build_checkpoint
 

@@ -59,3 +59,17 @@ def test_clone_waveform_matches_the_official(model: Any) -> None:
 def test_code_zero_decodes_like_any_code(model: Any) -> None:
     ours = decode.to_audio(model, mx.array(DATA["zeros_codes"]))
     assert _snr_db(DATA["zeros_wav"], ours) >= 60
+
+
+def test_a_model_that_stops_at_once_still_speaks_two_frames(tiny_eager: Path) -> None:
+    eager = loader.load(tiny_eager)
+    spoken = sentence.voice_prompt(eager, "clone", DATA["clip_24k"], str(DATA["ref_text"]))
+    built = prompt.build(eager, str(DATA["text"]), spoken, "auto", False)
+    result = decode.generate(eager, built, decode.Sampling(0.0, 50, 1.0, 1.05), GREEDY, 75)
+    np.testing.assert_array_equal(np.array(result.codes), DATA["eager_codes"])  # official: min_new_tokens=2
+    assert result.ended and len(DATA["eager_codes"]) == decode.MIN_FRAMES
+
+
+def test_the_fixture_reference_codes_are_not_degenerate() -> None:
+    # All-zero reference codes would hide the valid-length bug (test_code_zero... checks it directly).
+    assert DATA["ref_codes"].any() and len(np.unique(DATA["ref_codes"])) > 16

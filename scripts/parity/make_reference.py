@@ -1,7 +1,8 @@
 """Official qwen-tts outputs for the suite's tiny checkpoint, saved as test data (tests/test_parity.py).
 
 Runs in the reference venv that scripts/parity/run.sh makes (PyTorch, transformers 4.57, qwen-tts);
-never in CI. Usage: make_reference.py CHECKPOINT CLIP OUT.npz
+never in CI. Usage: make_reference.py CHECKPOINT EAGER_CHECKPOINT CLIP OUT.npz (EAGER_CHECKPOINT: the
+fixture built with --eager-eos, a model that says end-of-speech at once).
 
 The official loader needs four things our fixture leaves out (mlx-audio ignores them), added to a copy:
 empty spk_id / spk_is_dialect for a Base model, the Mimi encoder's upsample_groups and
@@ -55,7 +56,16 @@ def official_copy(checkpoint: Path, folder: Path) -> Path:
     return target
 
 
-def main(checkpoint: Path, clip: Path, out: Path) -> None:
+def greedy_codes(tts: object, text: str, prompt: dict, ref_ids: list, streaming: bool, penalty: float) -> np.ndarray:
+    codes, _ = tts.model.generate(  # type: ignore[attr-defined]
+        input_ids=tts._tokenize_texts([tts._build_assistant_text(text)]),  # type: ignore[attr-defined]
+        ref_ids=ref_ids, voice_clone_prompt=prompt, languages=["auto"], non_streaming_mode=not streaming,
+        max_new_tokens=FRAMES + 1, do_sample=False, subtalker_dosample=False, repetition_penalty=penalty,
+    )
+    return codes[0].numpy().astype(np.int32)
+
+
+def main(checkpoint: Path, eager: Path, clip: Path, out: Path) -> None:
     from qwen_tts import Qwen3TTSModel
 
     torch.manual_seed(0)
@@ -69,7 +79,6 @@ def main(checkpoint: Path, clip: Path, out: Path) -> None:
                                             dtype=torch.float32)
         item = tts.create_voice_clone_prompt(ref_audio=(samples, rate), ref_text=ref_text)[0]
         prompt = tts._prompt_items_to_voice_clone_prompt([item])
-        input_ids = tts._tokenize_texts([tts._build_assistant_text(TEXT)])
         ref_ids = [tts._tokenize_texts([tts._build_ref_text(ref_text)])[0]]
         data: dict[str, np.ndarray] = {
             "clip_24k": samples,
@@ -78,12 +87,8 @@ def main(checkpoint: Path, clip: Path, out: Path) -> None:
         }
         for streaming in (False, True):
             for penalty in PENALTIES:
-                codes, _ = tts.model.generate(
-                    input_ids=input_ids, ref_ids=ref_ids, voice_clone_prompt=prompt, languages=["auto"],
-                    non_streaming_mode=not streaming, max_new_tokens=FRAMES + 1, do_sample=False,
-                    subtalker_dosample=False, repetition_penalty=penalty,
-                )
-                data[f"codes_{'streaming' if streaming else 'flat'}_{penalty}"] = codes[0].numpy().astype(np.int32)
+                key = f"codes_{'streaming' if streaming else 'flat'}_{penalty}"
+                data[key] = greedy_codes(tts, TEXT, prompt, ref_ids, streaming, penalty)
         full = np.concatenate([data["ref_codes"], data["codes_flat_1.05"]])
         wavs, _ = tts.model.speech_tokenizer.decode([{"audio_codes": torch.from_numpy(full).long()}])
         wav = wavs[0]
@@ -95,10 +100,15 @@ def main(checkpoint: Path, clip: Path, out: Path) -> None:
         data["zeros_wav"] = tts.model.speech_tokenizer.decode([{"audio_codes": torch.from_numpy(zeros).long()}])[0][
             0
         ].astype(np.float32)
+        eager_tts = Qwen3TTSModel.from_pretrained(str(official_copy(eager, Path(folder) / "eager")), device_map="cpu",
+                                                  dtype=torch.float32)
+        eager_item = eager_tts.create_voice_clone_prompt(ref_audio=(samples, rate), ref_text=ref_text)[0]
+        eager_prompt = eager_tts._prompt_items_to_voice_clone_prompt([eager_item])
+        data["eager_codes"] = greedy_codes(eager_tts, TEXT, eager_prompt, ref_ids, False, 1.05)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, text=np.array(TEXT), ref_text=np.array(ref_text), **data)
     print(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in data.items()))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))

@@ -13,10 +13,11 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install -q --no-deps "qwen-tts==0.1.1"
 fi
 stub=$(mktemp -d)
-trap 'rm -rf "$stub" "$model"' EXIT
+models=$(mktemp -d)
+trap 'rm -rf "$stub" "$models"' EXIT
 mkdir -p "$stub/torchaudio/compliance"
 touch "$stub/torchaudio/__init__.py" "$stub/torchaudio/compliance/__init__.py" "$stub/torchaudio/compliance/kaldi.py"
-model=$(mktemp -d)/tiny-base
-.venv/bin/python tests/fixtures/tiny_qwen3_tts.py "$model" base >/dev/null
-PYTHONPATH="$stub" "$venv/bin/python" scripts/parity/make_reference.py "$model" example_scenes/voices/espeak.wav \
-  tests/data/parity.npz
+.venv/bin/python tests/fixtures/tiny_qwen3_tts.py "$models/tiny-base" base >/dev/null
+.venv/bin/python tests/fixtures/tiny_qwen3_tts.py "$models/tiny-eager" base --eager-eos >/dev/null
+PYTHONPATH="$stub" "$venv/bin/python" scripts/parity/make_reference.py "$models/tiny-base" "$models/tiny-eager" \
+  example_scenes/voices/espeak.wav tests/data/parity.npz
