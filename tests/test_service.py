@@ -115,6 +115,7 @@ def test_a_bookmark_split_by_another_is_refused(service: QwenMLXService) -> None
 def test_repetition_penalty_reaches_the_audio(tiny_model: Path, reference: Path, cache_dir: Path) -> None:
     # mlx-audio's own generate runs every penalty below 1.5 as 1.5; ours applies the one asked for.
     svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=40, temperature=0.0, cache_dir=cache_dir)
-    names = [svc._wrap_generate_from_text("A circle grows slowly.", repetition_penalty=p)["final_audio"] for p in (1, 1.5)]
+    text = "A circle grows slowly."
+    names = [svc._wrap_generate_from_text(text, repetition_penalty=p)["final_audio"] for p in (1, 1.5)]
     plain, strong = (sf.read(cache_dir / name)[0] for name in names)
     assert plain.shape != strong.shape or not np.array_equal(plain, strong)
