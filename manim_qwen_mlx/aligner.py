@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cpu_fastpath, loader
+from . import cpu_fastpath, loader, precision
 from .audio import resample
 from .defaults import ALIGNER_SAMPLE_RATE, LOGGER_NAME
 from .errors import ModelLoadError
@@ -39,6 +39,7 @@ def load(ref: ModelRef, allow_download: bool) -> Any:
         from mlx_audio.stt.utils import load_model
 
         model, _ = loader.quiet_load(load_model, path, "the aligner")
+        precision.to_float32(model)
         _aligners[path] = model
         return model
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import device, mlx_tree
 from .defaults import BLAS_ENV, FAST_CPU_ENV, LOGGER_NAME, OPENBLAS_CANDIDATES
 
 log = logging.getLogger(LOGGER_NAME)
@@ -63,34 +64,20 @@ def accelerate_decoder(model: Any) -> int:
 
     Returns how many layers were swapped (0 on Metal, or when turned off).
     """
-    import mlx.core as mx
     import mlx.nn as nn
 
-    if mx.default_device().type != mx.DeviceType.cpu or os.environ.get(FAST_CPU_ENV, "1") == "0":
+    if not device.is_cpu() or os.environ.get(FAST_CPU_ENV, "1") == "0":
         return 0
     decoder = model.speech_tokenizer.decoder  # mlx-audio compiles it; attribute access reaches the module
     swapped = 0
-    for parent in _modules(decoder):
-        for name, child in list(parent.items()):
+    for container in mlx_tree.containers(decoder):
+        for key, child in mlx_tree.children(container):
             fast = _fast_version(child, nn)
             if fast is not None:
-                setattr(parent, name, fast)
+                mlx_tree.replace(container, key, fast)
                 swapped += 1
     log.info("CPU fast path: %d decoder convolutions now run as matmuls", swapped)
     return swapped
-
-
-def _modules(root: Any) -> list[Any]:
-    """Every module below ``root`` (lists of modules included), parents before children."""
-    found, stack = [], [root]
-    while stack:
-        node = stack.pop()
-        if hasattr(node, "items") and hasattr(node, "children"):
-            found.append(node)
-            stack.extend(v for v in node.values() if hasattr(v, "children") or isinstance(v, list))
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
 
 
 def _fast_version(layer: Any, nn: Any) -> Any:

@@ -36,6 +36,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_8bit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Base model as mlx-community ships models: 8-bit linear layers, bfloat16 elsewhere."""
+    from fixtures.quantized import build_quantized_tts
+
+    return build_quantized_tts(tmp_path_factory.mktemp("models") / "tiny-base-8bit")
+
+
+@pytest.fixture(scope="session")
+def tiny_aligner_4bit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.quantized import build_quantized_aligner
+
+    return build_quantized_aligner(tmp_path_factory.mktemp("models") / "tiny-aligner-4bit")
+
+
+@pytest.fixture(scope="session")
 def tiny_eager(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Base model that wants to say end-of-speech at every step, the first included."""
     from fixtures.tiny_qwen3_tts import build_checkpoint
