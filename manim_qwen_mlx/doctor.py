@@ -31,6 +31,10 @@ def run_checks(model: str | None = None) -> list[Check]:
     checks.append(device)
     if device.status != "fail" and device.detail.startswith("cpu") and sys.platform == "linux":
         checks.append(_blas())
+    if device.status != "fail":
+        from .precision import policy
+
+        checks.append(Check("precision", "ok", policy().reason))
     checks.append(_model(model))
     return checks
 
