@@ -44,6 +44,8 @@ def test_on_the_cpu_a_quantized_model_runs_in_float32(tiny_model_8bit: Path, tmp
     model = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "m")))
     if device.is_cpu():
         assert _quantized_layers(model) == 0 and _float_dtypes(model) == {"mlx.core.float32"}
+        fast = [m for _, m in model.speech_tokenizer.decoder.named_modules() if type(m).__name__.startswith("Fast")]
+        assert fast, "the CPU fast path runs on the quantized model's decoder too"
     else:  # a Mac's GPU: the downloaded precision is what is fast there
         assert _quantized_layers(model) >= 30
 
