@@ -19,7 +19,9 @@ from .defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
 from .errors import QwenMLXError
 from .model_ref import ModelRef
 from .narration import BookmarkOptions
+from .quality import Thresholds
 from .settings import SynthesisSettings
+from .takes import Checking
 from .text import spoken_units
 from .voice import Voice
 
@@ -42,6 +44,7 @@ class Request:
     key: str
     cached: bool  # audio, and word times where wanted, are in the cache
     bookmarks: BookmarkOptions | None = None  # word times wanted (the text has bookmarks, or asked)
+    checking: Checking | None = None  # the service's checks of each take
 
     def to_json(self) -> str:
         voice = asdict(self.voice)
@@ -61,6 +64,7 @@ class Request:
                 "model": ModelRef(**raw["model"]),
                 "cache_dir": Path(raw["cache_dir"]),
                 "bookmarks": _bookmarks(raw.get("bookmarks")),
+                "checking": _checking(raw.get("checking")),
             }
         )
 
@@ -102,3 +106,9 @@ def _bookmarks(raw: dict[str, Any] | None) -> BookmarkOptions | None:
     if raw is None:
         return None
     return BookmarkOptions(raw["mode"], ModelRef(**raw["aligner"]), raw["allow_download"])
+
+
+def _checking(raw: dict[str, Any] | None) -> Checking | None:
+    if raw is None:
+        return None
+    return Checking(Thresholds(**raw["thresholds"]), raw["max_takes"], raw["pace"], raw["verify"])

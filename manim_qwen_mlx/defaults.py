@@ -39,6 +39,11 @@ MAX_SENTENCE_CHARS = 300  # longer sentences are split at clause or word boundar
 RUNAWAY_RETRIES = 2
 MAX_TOKENS_ENV = "MANIM_QWEN_MLX_MAX_TOKENS"  # a default ceiling, e.g. for quick drafts
 
+# Checks of each take (takes.py): a failing take is synthesized again with a derived seed.
+DEFAULT_MAX_TAKES = 3
+DEFAULT_PACE_TOLERANCE = 2.5  # a take speaking over 2.5x faster or slower than the voice usually does fails
+DEFAULT_MIN_VOICE_SIMILARITY = 0.5  # cosine of speaker embeddings (HumeAI's tada accepts at 0.45)
+
 SIDECAR_TRANSCRIPT_SUFFIX = ".txt"
 MIN_REFERENCE_SECONDS = 1.0
 LONG_REFERENCE_SECONDS = 30.0

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import audio, dsp, loader, sentence
-from .defaults import LOGGER_NAME, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
+from .defaults import ESTIMATED_CHARS_PER_SECOND, LOGGER_NAME, SAMPLE_RATE, TRANSCRIPT_CHARS_PER_SECOND
 from .errors import ModelLoadError, QwenMLXError, SynthesisError, VoiceError
 from .model_ref import ModelRef
 from .settings import SynthesisSettings
@@ -215,6 +215,41 @@ def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: S
     return Speech(samples, spans)
 
 
+def usual_rate(voice: Voice) -> float:
+    """Spoken units a second this voice usually speaks: a clone's own clip, else typical speech."""
+    if voice.kind != "clone" or voice.ref_audio is None:
+        return ESTIMATED_CHARS_PER_SECOND
+    seconds = _reference(voice).size / SAMPLE_RATE
+    return spoken_units(voice.ref_text or "") / seconds or ESTIMATED_CHARS_PER_SECOND
+
+
+def voice_similarity(voice: Voice, samples: np.ndarray, ref: ModelRef, allow_download: bool = True) -> float | None:
+    """Cosine similarity of the narration's and the reference clip's speaker embeddings, from the Base
+    model's own speaker encoder (the one that conditioned the voice: a drift alarm, not a verifier)."""
+    if voice.kind != "clone":
+        return None
+    model = loader.load(loader.resolve_path(ref, allow_download))
+    if getattr(model, "speaker_encoder", None) is None:
+        return None
+    import mlx.core as mx
+
+    from . import model_fixes, quality
+
+    reference = model.extract_speaker_embedding(mx.array(_reference(voice)))  # remembered per voice
+    narration = model.speaker_encoder(model_fixes.speaker_mel(mx.array(samples)))  # not stored: one-off
+    return quality.cosine(np.array(reference), np.array(narration))
+
+
+def _reference(voice: Voice) -> np.ndarray:
+    """The clone's clip at 24 kHz, decoded once per process (and its transcript checked then)."""
+    assert voice.ref_audio is not None
+    digest = reference_sha256(voice.ref_audio)
+    if digest not in _references:
+        _references[digest] = audio.load_reference(voice.ref_audio)
+        _check_transcript(voice, _references[digest].size / SAMPLE_RATE)
+    return _references[digest]
+
+
 def _voice_prompt(model: Any, voice: Voice, voice_kwargs: dict[str, Any]) -> Any:
     """What our decoding loop conditions on; the 0.6B CustomVoice model takes no instruct (as official)."""
     instruct = None if getattr(model.config, "tts_model_size", "") == "0b6" else voice.instruct
@@ -224,14 +259,9 @@ def _voice_prompt(model: Any, voice: Voice, voice_kwargs: dict[str, Any]) -> Any
 
 def _voice_kwargs(voice: Voice) -> dict[str, Any]:
     if voice.kind == "clone":
-        assert voice.ref_audio is not None
         import mlx.core as mx
 
-        digest = reference_sha256(voice.ref_audio)
-        if digest not in _references:
-            _references[digest] = audio.load_reference(voice.ref_audio)
-            _check_transcript(voice, _references[digest].size / SAMPLE_RATE)
-        return {"ref_audio": mx.array(_references[digest]), "ref_text": voice.ref_text}
+        return {"ref_audio": mx.array(_reference(voice)), "ref_text": voice.ref_text}
     if voice.kind == "preset":
         return {"voice": voice.speaker, "instruct": voice.instruct}
     return {"instruct": voice.instruct}

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-from . import aligner, audio, engine, timing
+from . import aligner, audio, engine, takes, timing
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError, SynthesisError
@@ -42,10 +42,12 @@ def ensure(
     allow_download: bool = True,
     audio_name: str | None = None,
     bookmarks: BookmarkOptions | None = None,
+    checking: takes.Checking | None = None,
 ) -> tuple[Entry, bool]:
     """The cache entry for these inputs, synthesized and stored if missing; and whether it was.
 
-    With ``bookmarks`` the entry carries word boundaries (in the spoken text), computed once and stored.
+    With ``bookmarks`` the entry carries word boundaries (in the spoken text), computed once and stored;
+    with ``checking`` each take is scored and the best of up to ``max_takes`` kept (takes.py).
     """
     data = input_data(spoken, voice, settings, model)
     entry = cache.lookup(data)
@@ -60,8 +62,12 @@ def ensure(
                 entry = _with_word_times(cache, entry, spoken, settings, bookmarks, on_hit=True)
             return entry, False
         started = time.perf_counter()
-        speech = engine.synthesize(spoken, voice, settings, model, allow_download, cache.directory)
-        entry = _store(cache, text, spoken, data, key, speech, settings, bookmarks, audio_name)
+        record = None
+        if checking is None:
+            speech = engine.synthesize(spoken, voice, settings, model, allow_download, cache.directory)
+        else:
+            speech, record = takes.best(spoken, voice, settings, model, allow_download, cache.directory, checking)
+        entry = _store(cache, text, spoken, data, key, speech, settings, bookmarks, audio_name, record)
     log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started, spoken[:60])
     return entry, True
 
@@ -136,8 +142,9 @@ def _store(
     settings: SynthesisSettings,
     bookmarks: BookmarkOptions | None,
     audio_name: str | None,
+    checks: dict[str, Any] | None = None,
 ) -> Entry:
-    """Write the audio and its entry (with word times when asked for) into the cache."""
+    """Write the audio and its entry (with word times when asked for, and the takes' scores) into the cache."""
     name = audio_name or cache.audio_name(spoken, key)
     target = cache.directory / name
     audio.write_wav(target, speech.samples)
@@ -152,6 +159,8 @@ def _store(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": dict(_versions()),
     }
+    if checks is not None:
+        entry["checks"] = checks
     if bookmarks is not None:
         return _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
     cache.store(entry)

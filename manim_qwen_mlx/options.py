@@ -16,7 +16,10 @@ from .defaults import (
     CACHE_DIR_ENV,
     DEFAULT_ALIGNER,
     DEFAULT_LANG_CODE,
+    DEFAULT_MAX_TAKES,
+    DEFAULT_MIN_VOICE_SIMILARITY,
     DEFAULT_MODEL,
+    DEFAULT_PACE_TOLERANCE,
     DEFAULT_REPETITION_PENALTY,
     DEFAULT_SEED,
     DEFAULT_SENTENCE_PAUSE,
@@ -30,8 +33,9 @@ from .defaults import (
 from .errors import SettingsError
 
 # model: which weights; voice: who speaks; setting: how (the SynthesisSettings fields);
-# timing: word times for bookmarks; service: where narration is kept and fetched from.
-Group = Literal["model", "voice", "setting", "timing", "service"]
+# timing: word times for bookmarks; quality: checks of each take (not in the cache key);
+# service: where narration is kept and fetched from.
+Group = Literal["model", "voice", "setting", "timing", "quality", "service"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("aligner", str, DEFAULT_ALIGNER, "the forced aligner (repo id or local folder)", "timing",
            env=ALIGNER_ENV, per_call=False),
     Option("word_boundaries", bool, False, "compute word times even for text without bookmarks", "timing"),
+    Option("checks", bool, True, "score each take's pacing and synthesize again (derived seed) when it fails; "
+           "skipped under a max_tokens ceiling, which cuts on purpose", "quality", per_call=False),
+    Option("verify", bool, False, "also score voice similarity to the reference clip (a speaker-encoder pass per "
+           "take)", "quality", per_call=False),
+    Option("max_takes", int, DEFAULT_MAX_TAKES, "takes at most when checks fail; the best one is kept", "quality",
+           per_call=False),
+    Option("pace_tolerance", float, DEFAULT_PACE_TOLERANCE, "fail a take speaking this many times faster or slower "
+           "than the voice usually does", "quality", per_call=False),
+    Option("min_voice_similarity", float, DEFAULT_MIN_VOICE_SIMILARITY, "fail a verified take less similar to "
+           "the reference clip", "quality", per_call=False),
     Option("allow_download", bool, True,
            f"False (or {OFFLINE_ENV}=1, HF_HUB_OFFLINE=1) never downloads a model", "service", per_call=False),
     Option("cache_dir", Path, None, "where narration is cached", "service", env=CACHE_DIR_ENV,

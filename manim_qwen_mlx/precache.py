@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import collect, narration
+from . import collect, narration, options, takes
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME
 from .errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
@@ -28,6 +28,7 @@ class PrecacheSummary:
     cached: int = 0
     synthesized: int = 0
     timed: int = 0  # cached narration that only lacked word times for its bookmarks
+    flagged: list[tuple[str, str]] = field(default_factory=list)  # (text, failures) kept as the best take
     retried: int = 0  # failed in a batch, then made again on its own
     failed: list[tuple[str, str]] = field(default_factory=list)  # (text, error)
     superseded: int = 0  # made in an early pass for a text that depended on a placeholder duration
@@ -58,16 +59,18 @@ def precache(
     on_plan: Callable[[list[collect.Request]], None] | None = None,
     on_segment: Progress | None = None,
     batch_size: int = 1,
+    verify: bool = False,
 ) -> PrecacheSummary:
     """Synthesize what the scenes need; ``batch_size`` > 1 uses batch generation for narrations that
-    share a voice and settings (faster on a GPU; on the CPU measure first, see docs/performance.md)."""
+    share a voice and settings (faster on a GPU; on the CPU measure first, see docs/performance.md);
+    ``verify`` scores voice similarity of every take it makes, whatever the scene's service says."""
     started = time.perf_counter()
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
     broken_models: dict[str, str] = {}  # a model that cannot load fails its segments at once
     made: set[str] = set()
     for _ in range(MAX_PASSES):
-        requests = unique(collect.run_scenes(scene_file, scenes, cwd))
+        requests = [_verified(r) if verify else r for r in unique(collect.run_scenes(scene_file, scenes, cwd))]
         summary.passes += 1
         if summary.passes == 1:
             summary.total = len(requests)
@@ -152,10 +155,21 @@ def _synthesize(
             made.append(None)
             continue
         seconds = float(entry.get("duration", 0.0))
+        checks = entry.get("checks") or {}
+        if checks and not checks.get("passed", True):
+            summary.flagged.append((request.spoken, "; ".join(checks["takes"][checks["chosen"]]["failures"])))
         summary.synthesized += 1
         summary.audio_seconds += seconds
         made.append(seconds)
     return made
+
+
+def _verified(request: collect.Request) -> collect.Request:
+    checking = request.checking or takes.Checking.from_options(
+        True, True, *(options.default(n) for n in ("max_takes", "pace_tolerance", "min_voice_similarity"))
+    )
+    assert checking is not None
+    return replace(request, checking=replace(checking, verify=True))
 
 
 def _ensure_batch(
@@ -182,6 +196,7 @@ def _ensure_one(request: collect.Request) -> tuple[Entry, bool]:
         request.model,
         request.allow_download,
         bookmarks=request.bookmarks,
+        checking=request.checking,
     )
 
 

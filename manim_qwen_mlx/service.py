@@ -9,7 +9,7 @@ from typing import Any, Literal, cast
 
 from manim_voiceover.services.base import SpeechService
 
-from . import collect, narration, options, timing
+from . import collect, narration, options, takes, timing
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import CacheError, InvalidTextError, QwenMLXError
@@ -60,6 +60,8 @@ class QwenMLXService(SpeechService):
         self.aligner_ref = ModelRef.resolve(value["aligner"])
         self.word_boundaries = bool(value["word_boundaries"])
         self.allow_download = bool(value["allow_download"])
+        quality = [value[o.name] for o in options.OPTIONS if o.group == "quality"]
+        self.checking = takes.Checking.from_options(*quality)
         cache_dir = value["cache_dir"]
         try:
             SpeechService.__init__(self, cache_dir=cache_dir)
@@ -93,7 +95,16 @@ class QwenMLXService(SpeechService):
             entry = self._collect(cache, text, spoken, voice, settings, timing_options)
         else:
             entry, _ = narration.ensure(
-                cache, text, spoken, voice, settings, self.model_ref, self.allow_download, audio_name, timing_options
+                cache,
+                text,
+                spoken,
+                voice,
+                settings,
+                self.model_ref,
+                self.allow_download,
+                audio_name,
+                timing_options,
+                self.checking,
             )
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
         if "word_boundaries" in entry:
@@ -128,6 +139,7 @@ class QwenMLXService(SpeechService):
                 key=cache_key(data),
                 cached=entry is not None and not narration.needs_word_times(entry, bookmarks),
                 bookmarks=bookmarks,
+                checking=self.checking,
             )
         )
         if entry is None:

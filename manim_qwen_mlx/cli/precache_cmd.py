@@ -29,9 +29,15 @@ from .errors import friendly_errors
     help="Narrations per batch generation. >1 is faster on a GPU and slower on the CPU; batched audio is "
     "not bit-identical to one-by-one synthesis.",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Score every new take's voice similarity to the reference clip too (a speaker-encoder pass per take); "
+    "failing takes are made again with derived seeds.",
+)
 @friendly_errors
 def precache(
-    scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None, batch_size: int
+    scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None, batch_size: int, verify: bool
 ) -> None:
     """Synthesize every narration SCENE_FILE will ask for (all its scenes unless SCENE_NAMES are given).
 
@@ -69,7 +75,7 @@ def precache(
 
     try:
         summary = library.precache(
-            scene_file, scene_names, on_plan=on_plan, on_segment=on_segment, batch_size=batch_size
+            scene_file, scene_names, on_plan=on_plan, on_segment=on_segment, batch_size=batch_size, verify=verify
         )
     finally:
         if bar is not None:
@@ -82,6 +88,8 @@ def precache(
         + f", {len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
         f"(real-time factor {summary.real_time_factor:.2f})"
     )
+    for text, failures in summary.flagged:
+        click.echo(f"check failed in every take, best kept: {text[:60]!r} ({failures})", err=True)
     errors: list[str] = []
     for text, error in summary.failed:
         click.echo(f"failed: {text[:70]!r}", err=True)

@@ -1,0 +1,98 @@
+"""Takes: a narration is synthesized, scored (quality.py), and when a check fails synthesized again with
+a derived seed, at most ``max_takes`` times; the best take is kept and every take's scores go into the
+cache entry. Pacing is free and always on unless turned off; voice similarity runs when asked
+(``verify``), since it costs a speaker-encoder pass per take.
+
+The cache key does not name these options: an entry is one valid take of its inputs, and a render that
+finds a verified take uses it (so `precache --verify`, then `manim render` hits).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import engine
+from .defaults import LOGGER_NAME, SAMPLE_RATE
+from .errors import SettingsError
+from .model_ref import ModelRef
+from .quality import Scores, Thresholds, pace
+from .settings import SynthesisSettings
+from .voice import Voice
+
+log = logging.getLogger(LOGGER_NAME)
+TAKE_SEED_STEP = 7_919  # take n uses seed + n * this (the runaway guard's retries use another step)
+
+
+@dataclass(frozen=True)
+class Checking:
+    thresholds: Thresholds
+    max_takes: int
+    pace: bool  # score pacing (free)
+    verify: bool  # also voice similarity
+
+    @classmethod
+    def from_options(
+        cls, checks: bool, verify: bool, max_takes: int, pace_tolerance: float, min_voice_similarity: float
+    ) -> Checking | None:
+        """The service's options as one value; None when nothing is checked."""
+        if not (checks or verify):
+            return None
+        if max_takes < 1 or pace_tolerance <= 1 or not 0 <= min_voice_similarity <= 1:
+            raise SettingsError(
+                f"max_takes must be >= 1 (got {max_takes}), pace_tolerance > 1 (got {pace_tolerance}) and "
+                f"min_voice_similarity between 0 and 1 (got {min_voice_similarity})."
+            )
+        return cls(Thresholds(pace_tolerance, min_voice_similarity), max_takes, checks, verify)
+
+
+def best(
+    spoken: str,
+    voice: Voice,
+    settings: SynthesisSettings,
+    model: ModelRef,
+    allow_download: bool,
+    voice_store: Path | None,
+    checking: Checking,
+) -> tuple[engine.Speech, dict[str, Any]]:
+    """The best take and the record of every take: seeds, scores, failures, which one was kept."""
+    expected = engine.usual_rate(voice) * settings.speed
+    takes: list[tuple[engine.Speech, Scores, list[str], int]] = []
+    for take in range(checking.max_takes):
+        seed = settings.seed + take * TAKE_SEED_STEP
+        seeded = settings.with_overrides(seed=seed)
+        speech = engine.synthesize(spoken, voice, seeded, model, allow_download, voice_store)
+        # A max_tokens ceiling cuts sentences on purpose: their pace says nothing then.
+        deliberate_cut = settings.max_tokens is not None
+        seconds = speech.samples.size / SAMPLE_RATE
+        paced = pace(spoken, seconds, expected) if checking.pace and not deliberate_cut else None
+        similarity = engine.voice_similarity(voice, speech.samples, model, allow_download) if checking.verify else None
+        scores = Scores(paced, similarity)
+        failures = checking.thresholds.failures(scores)
+        takes.append((speech, scores, failures, seed))
+        if not failures:
+            break
+        log.warning("Take %d of %r failed a check (%s)", take + 1, spoken[:60], "; ".join(failures))
+    chosen = min(range(len(takes)), key=lambda i: (len(takes[i][2]), _badness(takes[i][1], checking.thresholds)))
+    record = {
+        "takes": [{"seed": seed, **scores.to_json(), "failures": failures} for _, scores, failures, seed in takes],
+        "chosen": chosen,
+        "passed": not takes[chosen][2],
+        "verified": checking.verify,
+    }
+    if takes[chosen][2]:
+        log.warning("Kept the best of %d takes for %r, which still fails: %s. Listen to it, or rephrase.",
+                    len(takes), spoken[:60], "; ".join(takes[chosen][2]))
+    return takes[chosen][0], record
+
+
+def _badness(scores: Scores, thresholds: Thresholds) -> float:
+    """How far a take is from ideal, for choosing among takes that fail the same number of checks."""
+    import math
+
+    distance = 0.0 if scores.pace is None else abs(math.log(max(scores.pace, 1e-6)))
+    if scores.similarity is not None:
+        distance += max(0.0, thresholds.min_similarity - scores.similarity)
+    return distance

@@ -1,0 +1,136 @@
+"""Checks of each take: word error rate for math narration, pacing, voice similarity, and takes that
+retry failing ones. Retry logic runs on a fake synthesizer (named so: no synthesis is claimed there);
+voice similarity and verification run on the tiny checkpoint."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+
+from manim_qwen_mlx import QwenMLXService, engine, takes
+from manim_qwen_mlx.audio import load_reference
+from manim_qwen_mlx.cache import NarrationCache
+from manim_qwen_mlx.model_ref import ModelRef
+from manim_qwen_mlx.quality import Scores, Thresholds, normalize_words, pace, wer
+from manim_qwen_mlx.settings import SynthesisSettings
+from manim_qwen_mlx.timing import Span
+from manim_qwen_mlx.voice import Voice
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        ("It is 3.14.", "it is three point one four"),
+        ("x squared", "x squared"),
+        ("x² and r^2", "x squared and r squared"),
+        ("The area is π r².", "the area is pi r squared"),
+        ("e^x grows", "e to the x grows"),
+        ("the 2nd and the 21st", "the second and the twenty first"),
+        ("1,000 apples, 100% sure", "one thousand apples one hundred percent sure"),
+        ("Don't stop.", "dont stop"),
+        ("圆的面积", "圆 的 面 积"),
+    ],
+)
+def test_normalisation_for_math_narration(written: str, words: str) -> None:
+    assert normalize_words(written) == words.split()
+
+
+def test_word_error_rate() -> None:
+    assert wer("The area is π r squared.", "the area is pi r squared") == 0.0
+    assert wer("It is 3.14.", "it is three point one four") == 0.0
+    assert wer("a b c d", "a x c") == pytest.approx(0.5)  # one substitution, one deletion
+    assert wer("a b", "a b c d") == pytest.approx(1.0)  # two insertions
+    assert wer("", "") == 0.0
+
+
+def test_pace_and_thresholds() -> None:
+    assert pace("abcdefghij" * 3, 2.0, 15.0) == pytest.approx(1.0)  # 30 units in 2 s at a usual 15/s
+    limits = Thresholds(pace_tolerance=2.0, min_similarity=0.5)
+    assert limits.failures(Scores(pace=1.2, similarity=0.8)) == []
+    assert limits.failures(Scores(pace=2.5)) == ["pace 2.50x the voice's usual rate"]
+    assert limits.failures(Scores(pace=0.3, similarity=0.2)) == [
+        "pace 0.30x the voice's usual rate",
+        "voice similarity 0.20 < 0.5",
+    ]
+    assert limits.failures(Scores(pace=None)) == []  # not scored: a deliberate max_tokens cut
+
+
+class FakeTakes:
+    """Stands in for engine.synthesize: the audio length per seed is chosen by the test."""
+
+    def __init__(self, seconds_by_take: list[float]) -> None:
+        self.seconds, self.seeds = seconds_by_take, []
+
+    def __call__(self, text: str, voice: object, settings: SynthesisSettings, *args: object) -> engine.Speech:
+        self.seeds.append(settings.seed)
+        samples = np.full(round(self.seconds[len(self.seeds) - 1] * 24_000), 0.1, dtype=np.float32)
+        return engine.Speech(samples, [Span(0, len(text), 0, samples.size)])
+
+
+CHECKING = takes.Checking(Thresholds(pace_tolerance=2.0, min_similarity=0.5), max_takes=3, pace=True, verify=False)
+TEXT = "A sentence of exactly forty-two spoken units, or so."
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTakes:
+    monkeypatch.setattr(engine, "usual_rate", lambda voice: 14.0)
+    return FakeTakes([])
+
+
+def _best(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch, seconds: list[float]) -> tuple[object, dict]:
+    fake.seconds = seconds
+    monkeypatch.setattr(engine, "synthesize", fake)
+    voice = Voice(speaker="ryan")
+    return takes.best(TEXT, voice, SynthesisSettings(seed=10), ModelRef.resolve("org/m"), False, None, CHECKING)
+
+
+def test_a_failing_first_take_is_made_again_with_a_derived_seed(
+    fake: FakeTakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    speech, record = _best(fake, monkeypatch, [0.5, 3.0])  # 0.5 s: truncated (pace ~6x); 3 s: natural
+    assert fake.seeds == [10, 10 + takes.TAKE_SEED_STEP]
+    assert record["chosen"] == 1 and record["passed"] and len(record["takes"]) == 2
+    assert record["takes"][0]["failures"] and not record["takes"][1]["failures"]
+    assert speech.samples.size == 3 * 24_000
+
+
+def test_a_rambling_take_is_caught_by_pacing_without_any_model(
+    fake: FakeTakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, record = _best(fake, monkeypatch, [30.0, 40.0, 9.0])  # a runaway, another, then still slow
+    assert len(fake.seeds) == 3 and not record["passed"]
+    assert record["chosen"] == 2  # the least bad is kept, and said to fail
+    assert all(take["failures"] for take in record["takes"])
+
+
+def test_voice_similarity_of_a_clip_with_itself(tiny_model: Path, reference: Path) -> None:
+    voice = Voice.from_options(reference)
+    same = engine.voice_similarity(voice, load_reference(reference), ModelRef.resolve(tiny_model))
+    noise = np.random.default_rng(0).standard_normal(48_000).astype(np.float32) * 0.1
+    other = engine.voice_similarity(voice, noise, ModelRef.resolve(tiny_model))
+    assert same == pytest.approx(1.0, abs=1e-5) and other is not None and other < same
+    assert engine.voice_similarity(Voice(speaker="ryan"), noise, ModelRef.resolve(tiny_model)) is None
+
+
+def test_service_records_checks_and_can_turn_them_off(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    verified = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=6, verify=True,
+                              min_voice_similarity=0.0, cache_dir=tmp_path / "a")
+    checks = verified._wrap_generate_from_text("A circle.")["checks"]
+    take = checks["takes"][0]
+    assert checks["verified"] and checks["passed"] and take["pace"] is None  # max_tokens: a deliberate cut
+    assert -1.0 <= take["similarity"] <= 1.0
+    plain = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=6, checks=False, cache_dir=tmp_path / "b")
+    assert "checks" not in plain._wrap_generate_from_text("A circle.")
+
+
+def test_precache_verify_scores_every_take(
+    tiny_model: Path, tiny_aligner: Path, reference: Path, tmp_path: Path
+) -> None:
+    env = {"TEST_MODEL": str(tiny_model), "TEST_REF": str(reference), "TEST_ALIGNER": str(tiny_aligner)}
+    env["TEST_REPORT"] = str(tmp_path / "report.jsonl")
+    out = run_cli(["precache", "--verify", str(REPO / "tests" / "scenes" / "lecture.py"), "Summary"], tmp_path, env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for entry in NarrationCache(tmp_path / "media" / "voiceovers").entries():
+        take = entry["checks"]["takes"][entry["checks"]["chosen"]]
+        assert entry["checks"]["verified"] and isinstance(take["similarity"], float)
