@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from . import cache_cmd, doctor_cmd, download_cmd, precache_cmd, say_cmd
+from . import cache_cmd, doctor_cmd, download_cmd, precache_cmd, review_cmd, say_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -20,5 +20,6 @@ def main(verbose: bool) -> None:
 main.add_command(precache_cmd.precache)
 main.add_command(cache_cmd.cache)
 main.add_command(say_cmd.say)
+main.add_command(review_cmd.review)
 main.add_command(doctor_cmd.doctor)
 main.add_command(download_cmd.download)

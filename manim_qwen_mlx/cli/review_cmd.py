@@ -1,0 +1,37 @@
+"""``manim-qwen-mlx review``: a page to listen to a scene file's narrations, flagged ones first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .errors import friendly_errors
+
+
+@click.command()
+@click.argument("scene_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scene_names", nargs=-1)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: FILE-review.html.")
+@friendly_errors
+def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) -> None:
+    """Write one self-contained HTML page with every narration SCENE_FILE asks for: its text, a player,
+    its duration, its waveform and the scores of its checks; narration that failed a check, or is not
+    synthesized yet, comes first. Loads no model."""
+    from ..cache import NarrationCache
+    from ..collect import run_scenes
+    from ..key import input_data
+    from .review_page import Row, render
+
+    rows, seen = [], set()
+    for request in run_scenes(scene_file, scene_names):
+        if request.key in seen:
+            continue
+        seen.add(request.key)
+        cache = NarrationCache(request.cache_dir)
+        entry = cache.lookup(input_data(request.spoken, request.voice, request.settings, request.model))
+        rows.append(Row(request.spoken, entry, cache.audio_file(entry) if entry is not None else None))
+    target = output or scene_file.with_name(f"{scene_file.stem}-review.html")
+    target.write_text(render(f"Narration of {scene_file.name}", rows), encoding="utf-8")
+    flagged = sum(row.flagged for row in rows)
+    click.echo(f"{len(rows)} narration(s), {flagged} flagged -> {target}")

@@ -1,0 +1,62 @@
+"""`manim-qwen-mlx review`: the page a person listens through, opened in a real headless browser."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+from PIL import Image
+
+from manim_qwen_mlx.cache import NarrationCache
+
+LECTURE = REPO / "tests" / "scenes" / "lecture.py"
+ARTEFACTS = REPO / "test-artifacts"  # kept after the run (git ignores it)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture
+def page(tiny_model: Path, tiny_aligner: Path, reference: Path, tmp_path: Path) -> Path:
+    """The Summary scene pre-cached with --verify, then one narration's audio lost."""
+    env = {"TEST_MODEL": str(tiny_model), "TEST_REF": str(reference), "TEST_ALIGNER": str(tiny_aligner)}
+    env["TEST_REPORT"] = str(tmp_path / "report.jsonl")
+    assert run_cli(["precache", "--verify", str(LECTURE), "Summary"], tmp_path, env).returncode == 0
+    cache = NarrationCache(tmp_path / "media" / "voiceovers")
+    lost = next(e for e in cache.entries() if e["input_data"]["input_text"].startswith("That is"))
+    audio = cache.audio_file(lost)
+    assert audio is not None
+    audio.unlink()
+    target = tmp_path / "review.html"
+    out = run_cli(["review", str(LECTURE), "Summary", "-o", str(target)], tmp_path, env)
+    assert out.returncode == 0 and "2 narration(s), 1 flagged" in out.stdout, out.stdout + out.stderr
+    return target
+
+
+def test_page_lists_flagged_narration_first_with_scores_and_audio(page: Path) -> None:
+    html = page.read_text()
+    first, second = html.split("<section")[1:3]
+    # Lost audio makes the entry a miss: the page says to pre-cache it again.
+    assert 'class="flagged"' in first and "That is all." in first and "not synthesized yet" in first
+    assert 'class="ok"' in second and "A square has 4 sides" in second
+    assert "voice similarity" in second and "data:audio/wav;base64," in second and "<polygon" in second
+    assert "http" not in html.replace("http://www.w3.org", "")  # self-contained: nothing fetched
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (scripts/test.sh installs it on Debian/Ubuntu)")
+def test_page_in_a_headless_browser(page: Path) -> None:
+    assert CHROMIUM is not None
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "2 narration(s), 1 flagged" in dom.stdout and dom.stdout.count("<audio") == 1
+    ARTEFACTS.mkdir(exist_ok=True)
+    shot = ARTEFACTS / "review.png"
+    subprocess.run([*browser, "--window-size=900,700", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, env={**os.environ, "HOME": str(page.parent)}, check=True)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
+    colours = {tuple(int(c) for c in p) for p in pixels[:: max(1, len(pixels) // 200_000)]}
+    assert (0xFF, 0xF5, 0xF5) in colours, "the flagged narration's red-tinted box is on screen"
+    assert (0x4A, 0x7B, 0xD0) in colours, "the waveform is drawn"
+    (ARTEFACTS / "review.json").write_text(json.dumps({"page": str(page), "screenshot": str(shot)}))
