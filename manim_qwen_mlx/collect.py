@@ -111,4 +111,5 @@ def _bookmarks(raw: dict[str, Any] | None) -> BookmarkOptions | None:
 def _checking(raw: dict[str, Any] | None) -> Checking | None:
     if raw is None:
         return None
-    return Checking(Thresholds(**raw["thresholds"]), raw["max_takes"], raw["pace"], raw["verify"])
+    recognizer = ModelRef(**raw["asr"]) if raw.get("asr") else None
+    return Checking(Thresholds(**raw["thresholds"]), raw["max_takes"], raw["pace"], raw["verify"], recognizer)

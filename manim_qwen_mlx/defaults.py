@@ -43,6 +43,9 @@ MAX_TOKENS_ENV = "MANIM_QWEN_MLX_MAX_TOKENS"  # a default ceiling, e.g. for quic
 DEFAULT_MAX_TAKES = 3
 DEFAULT_PACE_TOLERANCE = 2.5  # a take speaking over 2.5x faster or slower than the voice usually does fails
 DEFAULT_MIN_VOICE_SIMILARITY = 0.5  # cosine of speaker embeddings (HumeAI's tada accepts at 0.45)
+DEFAULT_MAX_WER = 0.3  # word error rate of a verified take's transcript (after normalising both texts)
+DEFAULT_ASR = "mlx-community/Qwen3-ASR-0.6B-8bit"
+ASR_ENV = "MANIM_QWEN_MLX_ASR"
 
 SIDECAR_TRANSCRIPT_SUFFIX = ".txt"
 MIN_REFERENCE_SECONDS = 1.0

@@ -13,10 +13,13 @@ from typing import Any, Literal
 
 from .defaults import (
     ALIGNER_ENV,
+    ASR_ENV,
     CACHE_DIR_ENV,
     DEFAULT_ALIGNER,
+    DEFAULT_ASR,
     DEFAULT_LANG_CODE,
     DEFAULT_MAX_TAKES,
+    DEFAULT_MAX_WER,
     DEFAULT_MIN_VOICE_SIMILARITY,
     DEFAULT_MODEL,
     DEFAULT_PACE_TOLERANCE,
@@ -88,14 +91,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("word_boundaries", bool, False, "compute word times even for text without bookmarks", "timing"),
     Option("checks", bool, True, "score each take's pacing and synthesize again (derived seed) when it fails; "
            "skipped under a max_tokens ceiling, which cuts on purpose", "quality", per_call=False),
-    Option("verify", bool, False, "also score voice similarity to the reference clip (a speaker-encoder pass per "
-           "take)", "quality", per_call=False),
+    Option("verify", bool, False, "also score voice similarity to the reference clip and what a speech "
+           "recognizer hears (a speaker-encoder and an ASR pass per take)", "quality", per_call=False),
     Option("max_takes", int, DEFAULT_MAX_TAKES, "takes at most when checks fail; the best one is kept", "quality",
            per_call=False),
     Option("pace_tolerance", float, DEFAULT_PACE_TOLERANCE, "fail a take speaking this many times faster or slower "
            "than the voice usually does", "quality", per_call=False),
     Option("min_voice_similarity", float, DEFAULT_MIN_VOICE_SIMILARITY, "fail a verified take less similar to "
            "the reference clip", "quality", per_call=False),
+    Option("max_wer", float, DEFAULT_MAX_WER, "fail a verified take whose transcript has a higher word error rate",
+           "quality", per_call=False),
+    Option("asr", str, DEFAULT_ASR, "the speech recognizer of verify (any mlx-audio STT model); it also writes a "
+           "missing reference transcript", "quality", env=ASR_ENV, per_call=False),
     Option("allow_download", bool, True,
            f"False (or {OFFLINE_ENV}=1, HF_HUB_OFFLINE=1) never downloads a model", "service", per_call=False),
     Option("cache_dir", Path, None, "where narration is cached", "service", env=CACHE_DIR_ENV,

@@ -165,9 +165,8 @@ def _synthesize(
 
 
 def _verified(request: collect.Request) -> collect.Request:
-    checking = request.checking or takes.Checking.from_options(
-        True, True, *(options.default(n) for n in ("max_takes", "pace_tolerance", "min_voice_similarity"))
-    )
+    names = ("max_takes", "pace_tolerance", "min_voice_similarity", "max_wer", "asr")
+    checking = request.checking or takes.Checking.from_options(True, True, **{n: options.value(n) for n in names})
     assert checking is not None
     return replace(request, checking=replace(checking, verify=True))
 

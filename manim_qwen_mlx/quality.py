@@ -1,7 +1,6 @@
 """Scores for one narration take, without any model: pacing against the text and the voice's own rate,
-cosine similarity of two speaker embeddings; and the word error rate after one normalisation of both
-texts (math narration says "3.14", "π", "x^2"; an ASR writes them its own way), for the ASR check to
-come (issue 13)."""
+cosine similarity of two speaker embeddings, and the word error rate after one normalisation of both
+texts (math narration says "3.14", "π", "x^2"; a speech recognizer writes them its own way)."""
 
 from __future__ import annotations
 
@@ -35,6 +34,8 @@ class Scores:
 
     pace: float | None  # speaking rate / the voice's usual rate (1.0: as fast as it usually speaks)
     similarity: float | None = None  # cosine of the narration's and the reference's speaker embeddings
+    wer: float | None = None  # word error rate of what the speech recognizer heard
+    heard: str | None = None  # what it heard
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -44,6 +45,7 @@ class Scores:
 class Thresholds:
     pace_tolerance: float  # a pace outside [1 / tolerance, tolerance] fails
     min_similarity: float
+    max_wer: float = 1.0
 
     def failures(self, scores: Scores) -> list[str]:
         found = []
@@ -51,6 +53,8 @@ class Thresholds:
             found.append(f"pace {scores.pace:.2f}x the voice's usual rate")
         if scores.similarity is not None and scores.similarity < self.min_similarity:
             found.append(f"voice similarity {scores.similarity:.2f} < {self.min_similarity}")
+        if scores.wer is not None and scores.wer > self.max_wer:
+            found.append(f"word error rate {scores.wer:.2f} > {self.max_wer}")
         return found
 
 

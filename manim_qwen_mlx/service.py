@@ -60,8 +60,9 @@ class QwenMLXService(SpeechService):
         self.aligner_ref = ModelRef.resolve(value["aligner"])
         self.word_boundaries = bool(value["word_boundaries"])
         self.allow_download = bool(value["allow_download"])
-        quality = [value[o.name] for o in options.OPTIONS if o.group == "quality"]
-        self.checking = takes.Checking.from_options(*quality)
+        self.checking = takes.Checking.from_options(
+            **{o.name: value[o.name] for o in options.OPTIONS if o.group == "quality"}
+        )
         cache_dir = value["cache_dir"]
         try:
             SpeechService.__init__(self, cache_dir=cache_dir)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import engine
+from . import asr, engine, quality
 from .defaults import LOGGER_NAME, SAMPLE_RATE
 from .errors import SettingsError
 from .model_ref import ModelRef
@@ -31,21 +31,31 @@ class Checking:
     thresholds: Thresholds
     max_takes: int
     pace: bool  # score pacing (free)
-    verify: bool  # also voice similarity
+    verify: bool  # also voice similarity and intelligibility
+    asr: ModelRef | None = None  # the speech recognizer of verify
 
     @classmethod
     def from_options(
-        cls, checks: bool, verify: bool, max_takes: int, pace_tolerance: float, min_voice_similarity: float
+        cls,
+        checks: bool,
+        verify: bool,
+        max_takes: int,
+        pace_tolerance: float,
+        min_voice_similarity: float,
+        max_wer: float,
+        asr: str | None,
     ) -> Checking | None:
         """The service's options as one value; None when nothing is checked."""
         if not (checks or verify):
             return None
-        if max_takes < 1 or pace_tolerance <= 1 or not 0 <= min_voice_similarity <= 1:
+        if max_takes < 1 or pace_tolerance <= 1 or not 0 <= min_voice_similarity <= 1 or max_wer < 0:
             raise SettingsError(
-                f"max_takes must be >= 1 (got {max_takes}), pace_tolerance > 1 (got {pace_tolerance}) and "
-                f"min_voice_similarity between 0 and 1 (got {min_voice_similarity})."
+                f"max_takes must be >= 1 (got {max_takes}), pace_tolerance > 1 (got {pace_tolerance}), "
+                f"min_voice_similarity between 0 and 1 (got {min_voice_similarity}) and max_wer >= 0 "
+                f"(got {max_wer})."
             )
-        return cls(Thresholds(pace_tolerance, min_voice_similarity), max_takes, checks, verify)
+        thresholds = Thresholds(pace_tolerance, min_voice_similarity, max_wer)
+        return cls(thresholds, max_takes, checks, verify, ModelRef.resolve(asr) if asr else None)
 
 
 def best(
@@ -68,8 +78,9 @@ def best(
         deliberate_cut = settings.max_tokens is not None
         seconds = speech.samples.size / SAMPLE_RATE
         paced = pace(spoken, seconds, expected) if checking.pace and not deliberate_cut else None
-        similarity = engine.voice_similarity(voice, speech.samples, model, allow_download) if checking.verify else None
-        scores = Scores(paced, similarity)
+        scores = Scores(paced)
+        if checking.verify:
+            scores = _verify(spoken, voice, speech, model, allow_download, checking, paced)
         failures = checking.thresholds.failures(scores)
         takes.append((speech, scores, failures, seed))
         if not failures:
@@ -88,6 +99,23 @@ def best(
     return takes[chosen][0], record
 
 
+def _verify(
+    spoken: str,
+    voice: Voice,
+    speech: engine.Speech,
+    model: ModelRef,
+    allow_download: bool,
+    checking: Checking,
+    paced: float | None,
+) -> Scores:
+    similarity = engine.voice_similarity(voice, speech.samples, model, allow_download)
+    recognizer = asr.load_or_warn(checking.asr, allow_download) if checking.asr is not None else None
+    if recognizer is None:
+        return Scores(paced, similarity)
+    heard = asr.transcribe(recognizer, speech.samples, SAMPLE_RATE, spoken)
+    return Scores(paced, similarity, quality.wer(spoken, heard), heard)
+
+
 def _badness(scores: Scores, thresholds: Thresholds) -> float:
     """How far a take is from ideal, for choosing among takes that fail the same number of checks."""
     import math
@@ -95,4 +123,6 @@ def _badness(scores: Scores, thresholds: Thresholds) -> float:
     distance = 0.0 if scores.pace is None else abs(math.log(max(scores.pace, 1e-6)))
     if scores.similarity is not None:
         distance += max(0.0, thresholds.min_similarity - scores.similarity)
+    if scores.wer is not None:
+        distance += max(0.0, scores.wer - thresholds.max_wer)
     return distance

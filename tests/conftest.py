@@ -36,6 +36,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_asr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Qwen3-ASR: loads through mlx-audio's STT loader; what it hears is noise."""
+    from fixtures.tiny_forced_aligner import build_qwen3_asr
+
+    return build_qwen3_asr(tmp_path_factory.mktemp("models") / "tiny-asr")
+
+
+@pytest.fixture(scope="session")
 def tiny_model_8bit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Base model as mlx-community ships models: 8-bit linear layers, bfloat16 elsewhere."""
     from fixtures.quantized import build_quantized_tts

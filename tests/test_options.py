@@ -11,6 +11,7 @@ from conftest import REPO
 from manim_qwen_mlx import QwenMLXService, SettingsError, takes
 from manim_qwen_mlx.cli.download_cmd import download
 from manim_qwen_mlx.cli.say_cmd import say
+from manim_qwen_mlx.model_ref import ModelRef
 from manim_qwen_mlx.options import OPTIONS, SETTING_OPTIONS, markdown_table
 from manim_qwen_mlx.quality import Thresholds
 from manim_qwen_mlx.settings import SynthesisSettings
@@ -40,6 +41,8 @@ GIVEN = {
     "max_takes": 5,
     "pace_tolerance": 3.0,
     "min_voice_similarity": 0.6,
+    "max_wer": 0.2,
+    "asr": "org/asr",
     "allow_download": False,
 }
 
@@ -56,7 +59,8 @@ def test_service_takes_every_option_of_the_table_and_no_other(reference: Path, t
         assert getattr(svc.settings, option.name) == GIVEN[option.name], option.name
     assert (svc.model_ref.revision, svc.bookmarks, svc.aligner_ref.name) == ("v2", "estimate", "org/aligner")
     assert (svc.word_boundaries, svc.allow_download, Path(svc.cache_dir)) == (True, False, tmp_path / "c")
-    assert svc.checking == takes.Checking(Thresholds(3.0, 0.6), max_takes=5, pace=False, verify=True)
+    expected = takes.Checking(Thresholds(3.0, 0.6, 0.2), 5, pace=False, verify=True, asr=ModelRef.resolve("org/asr"))
+    assert svc.checking == expected
     with pytest.raises(Exception, match=r"Unknown QwenMLXService option\(s\) \['temprature'\]"):
         QwenMLXService("org/model", reference, temprature=0.5)
 

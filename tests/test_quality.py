@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from manim_qwen_mlx import QwenMLXService, engine, takes
+from manim_qwen_mlx import QwenMLXService, asr, engine, takes
 from manim_qwen_mlx.audio import load_reference
 from manim_qwen_mlx.cache import NarrationCache
 from manim_qwen_mlx.model_ref import ModelRef
@@ -102,6 +102,38 @@ def test_a_rambling_take_is_caught_by_pacing_without_any_model(
     assert len(fake.seeds) == 3 and not record["passed"]
     assert record["chosen"] == 2  # the least bad is kept, and said to fail
     assert all(take["failures"] for take in record["takes"])
+
+
+class FakeRecognizer:
+    """Stands in for a speech recognizer: hears what the test says, take by take."""
+
+    def __init__(self, heard: list[str]) -> None:
+        self.heard = heard
+
+    def __call__(self, model: object, samples: object, rate: int, expected: str) -> str:
+        return self.heard.pop(0)
+
+
+def test_a_take_the_recognizer_mishears_is_made_again(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    checking = takes.Checking(Thresholds(2.0, 0.0, 0.3), 3, pace=True, verify=True, asr=ModelRef.resolve("org/asr"))
+    monkeypatch.setattr(engine, "voice_similarity", lambda *args: None)
+    monkeypatch.setattr(asr, "load_or_warn", lambda ref, allow: object())
+    monkeypatch.setattr(asr, "transcribe", FakeRecognizer(["something else entirely", TEXT.lower()]))
+    fake.seconds = [3.0, 3.0]
+    monkeypatch.setattr(engine, "synthesize", fake)
+    _, record = takes.best(TEXT, Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/m"), False, None,
+                           checking)
+    first, second = record["takes"]
+    assert first["wer"] > 0.3 and "word error rate" in first["failures"][0] and first["heard"]
+    assert second["wer"] == 0.0 and record["chosen"] == 1 and record["passed"]
+
+
+def test_the_tiny_recognizer_runs_through_mlx_audios_loader(tiny_model: Path, tiny_asr: Path, reference: Path,
+                                                            tmp_path: Path) -> None:
+    svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=6, verify=True, asr=str(tiny_asr),
+                         min_voice_similarity=0.0, max_wer=1.0, cache_dir=tmp_path / "c")
+    take = svc._wrap_generate_from_text("A circle.")["checks"]["takes"][0]
+    assert isinstance(take["heard"], str) and 0.0 <= take["wer"] <= 1.0  # random weights hear noise
 
 
 def test_voice_similarity_of_a_clip_with_itself(tiny_model: Path, reference: Path) -> None:

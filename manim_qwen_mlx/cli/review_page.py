@@ -46,6 +46,7 @@ section.flagged {{ border-color: #c33; background: #fff5f5; }}
 .text {{ font-size: 1.05rem; margin-bottom: .4rem; }}
 .meta {{ color: #555; font-size: .9rem; }}
 .failures {{ color: #a00; font-weight: 600; }}
+.heard {{ color: #333; font-style: italic; }}
 svg {{ width: 100%; height: 60px; background: #f4f6f8; }}
 audio {{ width: 100%; }}
 </style></head><body>
@@ -84,7 +85,11 @@ def _scores(entry: dict[str, Any]) -> str:
         parts.append(f"pace {take['pace']:.2f}x")
     if take.get("similarity") is not None:
         parts.append(f"voice similarity {take['similarity']:.2f}")
-    return " &middot; " + " &middot; ".join(parts)
+    if take.get("wer") is not None:
+        parts.append(f"word error rate {take['wer']:.2f}")
+    heard = take.get("heard")
+    said = f'<div class="heard">heard: &ldquo;{html.escape(heard)}&rdquo;</div>' if heard is not None else ""
+    return " &middot; " + " &middot; ".join(parts) + said
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
