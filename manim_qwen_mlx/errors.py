@@ -19,6 +19,10 @@ class TranscriptError(QwenMLXError):
     """The transcript of the reference clip is missing or empty."""
 
 
+class MissingTranscriptError(TranscriptError):
+    """Neither ref_text nor a sidecar transcript: the service can write one with its speech recognizer."""
+
+
 class VoiceError(QwenMLXError, ValueError):
     """The voice options do not fit each other or the model."""
 

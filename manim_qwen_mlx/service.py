@@ -9,10 +9,10 @@ from typing import Any, Literal, cast
 
 from manim_voiceover.services.base import SpeechService
 
-from . import collect, narration, options, takes, timing
+from . import collect, narration, options, takes, timing, transcripts
 from .cache import Entry, NarrationCache
 from .defaults import LOGGER_NAME, SAMPLE_RATE
-from .errors import CacheError, InvalidTextError, QwenMLXError
+from .errors import CacheError, InvalidTextError, MissingTranscriptError, QwenMLXError
 from .key import cache_key, input_data
 from .model_ref import ModelRef
 from .settings import SETTING_NAMES, SynthesisSettings
@@ -54,12 +54,13 @@ class QwenMLXService(SpeechService):
             "voice": voice,
             "instruct": instruct,
         }
-        self.voice = Voice.from_options(**self.voice_options)
+        self.asr_ref = ModelRef.resolve(value["asr"])
+        self.allow_download = bool(value["allow_download"])
+        self.voice = self._voice(self.voice_options)
         self.settings = SynthesisSettings(**{name: value[name] for name in SETTING_NAMES})
         self.bookmarks = _bookmark_mode(value["bookmarks"])
         self.aligner_ref = ModelRef.resolve(value["aligner"])
         self.word_boundaries = bool(value["word_boundaries"])
-        self.allow_download = bool(value["allow_download"])
         self.checking = takes.Checking.from_options(
             **{o.name: value[o.name] for o in options.OPTIONS if o.group == "quality"}
         )
@@ -170,7 +171,15 @@ class QwenMLXService(SpeechService):
             # A new clip or speaker replaces the whole identity; the old transcript belongs to the old clip.
             chosen.update(ref_audio=None, ref_text=None, voice=None)
         chosen.update(voice_overrides)
-        return Voice.from_options(**chosen), settings
+        return self._voice(chosen), settings
+
+    def _voice(self, chosen: dict[str, Any]) -> Voice:
+        """The voice; a clip without any transcript first gets one from the speech recognizer."""
+        try:
+            return Voice.from_options(**chosen)
+        except MissingTranscriptError:
+            transcripts.write_for(Path(os.fspath(chosen["ref_audio"])).expanduser(), self.asr_ref, self.allow_download)
+            return Voice.from_options(**chosen)
 
     def _wrap_generate_from_text(self, text: str, **kwargs: object) -> Any:
         # manim-voiceover's wrapper appends a duplicate cache entry on every call; ours stores once.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from .defaults import SIDECAR_TRANSCRIPT_SUFFIX
-from .errors import ReferenceAudioError, TranscriptError, VoiceError
+from .errors import MissingTranscriptError, ReferenceAudioError, TranscriptError, VoiceError
 
 VoiceKind = Literal["clone", "preset", "design"]
 
@@ -79,7 +79,7 @@ def _transcript(path: Path, ref_text: str | None) -> str:
     try:
         text = " ".join(sidecar.read_text(encoding="utf-8").split())
     except FileNotFoundError:
-        raise TranscriptError(
+        raise MissingTranscriptError(
             f"No transcript for {path}: pass ref_text='...' with the exact words spoken in the clip, "
             f"or write them to {sidecar}."
         ) from None

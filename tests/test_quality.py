@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from manim_qwen_mlx import QwenMLXService, asr, engine, takes
+from manim_qwen_mlx import QwenMLXService, TranscriptError, asr, engine, takes
 from manim_qwen_mlx.audio import load_reference
 from manim_qwen_mlx.cache import NarrationCache
 from manim_qwen_mlx.model_ref import ModelRef
@@ -110,7 +110,7 @@ class FakeRecognizer:
     def __init__(self, heard: list[str]) -> None:
         self.heard = heard
 
-    def __call__(self, model: object, samples: object, rate: int, expected: str) -> str:
+    def __call__(self, model: object, samples: object, rate: int = 24_000, expected: str = "") -> str:
         return self.heard.pop(0)
 
 
@@ -166,3 +166,35 @@ def test_precache_verify_scores_every_take(
     for entry in NarrationCache(tmp_path / "media" / "voiceovers").entries():
         take = entry["checks"]["takes"][entry["checks"]["chosen"]]
         assert entry["checks"]["verified"] and isinstance(take["similarity"], float)
+
+
+def _clip_without_transcript(reference: Path, tmp_path: Path) -> Path:
+    clip = tmp_path / "voices" / "untold.wav"
+    clip.parent.mkdir()
+    clip.write_bytes(reference.read_bytes())
+    return clip
+
+
+def test_a_missing_transcript_is_written_by_the_recognizer(
+    tiny_model: Path, tiny_asr: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clip = _clip_without_transcript(reference, tmp_path)
+    monkeypatch.setattr(asr, "transcribe", FakeRecognizer(["The quick brown fox."]))  # the tiny one hears noise
+    with caplog.at_level("WARNING", logger="manim.qwen_mlx"):
+        svc = QwenMLXService(model=tiny_model, ref_audio=clip, asr=str(tiny_asr), cache_dir=tmp_path / "c")
+    assert clip.with_suffix(".txt").read_text() == "The quick brown fox.\n"
+    assert svc.voice.ref_text == "The quick brown fox." and "Read it and correct it" in caplog.text
+    QwenMLXService(model=tiny_model, ref_audio=clip, asr="/no/recognizer", cache_dir=tmp_path / "c")  # reads it now
+
+
+def test_a_missing_transcript_without_a_recognizer_says_what_to_do(
+    tiny_model: Path, tiny_asr: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = _clip_without_transcript(reference, tmp_path)
+    with pytest.raises(TranscriptError, match=r"no speech recognizer to write one .* pass ref_text="):
+        QwenMLXService(model=tiny_model, ref_audio=clip, asr=str(tmp_path / "absent"))
+    monkeypatch.setattr(asr, "transcribe", FakeRecognizer([""]))
+    with pytest.raises(TranscriptError, match="heard nothing"):
+        QwenMLXService(model=tiny_model, ref_audio=clip, asr=str(tiny_asr))
+    assert not clip.with_suffix(".txt").exists()
