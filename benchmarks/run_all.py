@@ -25,7 +25,9 @@ SUITE = [
     ("CPU fast path", ["cpu_fastpath.py"]),
     ("Word timings", ["bookmarks.py"]),
     ("Full-size talker", ["full_size.py"]),
+    ("CPU precision policy (0.6B)", ["precision.py"]),
     ("Decoding loop vs mlx-audio generate (tiny)", ["decode_loop.py", "--rounds", "7"]),
+    ("Verification cost", ["verify.py"]),
     ("Decoding loop vs mlx-audio generate (0.6B)", ["decode_loop.py", "--full", "--frames", "12", "--rounds", "1"]),
 ]
 
@@ -37,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     sections = []
     for title, command in SUITE:
-        if args.skip_full and (command[0] == "full_size.py" or "--full" in command):
+        if args.skip_full and (command[0] in ("full_size.py", "precision.py") or "--full" in command):
             continue
         extra = ["--skip-full"] if args.skip_full and command[0] == "cpu_fastpath.py" else []
         started = time.perf_counter()
