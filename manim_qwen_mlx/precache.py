@@ -63,7 +63,8 @@ def precache(
 ) -> PrecacheSummary:
     """Synthesize what the scenes need; ``batch_size`` > 1 uses batch generation for narrations that
     share a voice and settings (faster on a GPU; on the CPU measure first, see docs/performance.md);
-    ``verify`` scores voice similarity of every take it makes, whatever the scene's service says."""
+    ``verify`` also scores voice similarity and intelligibility of every take it makes, whatever the
+    scene's service says."""
     started = time.perf_counter()
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
