@@ -76,13 +76,17 @@ def accelerate_decoder(model: Any) -> int:
             if fast is not None:
                 mlx_tree.replace(container, key, fast)
                 swapped += 1
-    log.info("CPU fast path: %d decoder convolutions now run as matmuls", swapped)
+    log.info("CPU fast path: %d decoder layers swapped (convolutions as matmuls, Snake activations)", swapped)
     return swapped
 
 
 def _fast_version(layer: Any, nn: Any) -> Any:
-    from .fast_conv import FastConv1d, FastConvTranspose1d
+    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import DecoderOutputSnake, SnakeBeta
 
+    from .fast_conv import FastConv1d, FastConvTranspose1d, FastSnake
+
+    if isinstance(layer, (SnakeBeta, DecoderOutputSnake)):
+        return FastSnake(layer)
     if isinstance(layer, nn.Conv1d) and layer.stride == 1 and layer.padding == 0:
         depthwise = layer.groups == layer.weight.shape[0] and layer.weight.shape[-1] == 1
         return FastConv1d(layer) if layer.groups == 1 or depthwise else None
