@@ -21,7 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "example_scenes" / "voices" / "espeak.wav"
-TEXTS = ("A circle. Watch it grow.", "And now a square appears beside it.")
+# One sentence each: our service speaks sentence by sentence, each with its own frame ceiling.
+TEXTS = ("A circle grows slowly on the screen.", "And now a square appears beside it.")
 BUILT = "FULL_SIZE_COMPLETE"
 
 OURS = """
