@@ -1,0 +1,54 @@
+"""Where one cloned narration's time goes in our pipeline, phase by phase, on a checkpoint folder (the
+full-size random one that benchmarks/vs_reference.py --checkpoint FOLDER keeps, or any other).
+
+    .venv/bin/python benchmarks/phases.py FOLDER [--frames 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--frames", type=int, default=24)
+    args = parser.parse_args()
+    from manim_qwen_mlx import cpu_fastpath
+
+    cpu_fastpath.prepare_blas()
+    import mlx.core as mx
+
+    from manim_qwen_mlx import audio, decode, loader, prompt, sentence
+    from manim_qwen_mlx.voice import Voice
+
+    def phase(name: str, work):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        result = work()
+        mx.eval(result) if isinstance(result, mx.array) else None
+        print(f"{name:<44} {time.perf_counter() - started:6.1f} s")
+        return result
+
+    model = phase("load", lambda: loader.load(args.checkpoint.resolve()))
+    voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
+    assert voice.ref_audio is not None
+    clip = audio.load_reference(voice.ref_audio)
+    samples = mx.array(clip)
+    phase("reference codes (speech tokenizer encoder)", lambda: model.speech_tokenizer.encode(samples[None, None]))
+    phase("speaker embedding", lambda: model.extract_speaker_embedding(samples))
+    spoken = sentence.voice_prompt(model, "clone", clip, voice.ref_text)
+    built = prompt.build(model, "A circle grows slowly on the screen.", spoken, "auto", False)
+    sampling = decode.Sampling(0.9, 50, 1.0, 1.05)
+    codes = phase(f"{args.frames} frames (talker + code predictor)",
+                  lambda: decode.generate(model, built, sampling, sampling, args.frames).codes)
+    frames = spoken.ref_codes.shape[2] + codes.shape[0]
+    phase(f"decode {frames} frames, first call (compiles)", lambda: decode.to_audio(model, codes, built.ref_codes))
+    phase(f"decode {frames} frames again", lambda: decode.to_audio(model, codes, built.ref_codes))
+
+
+if __name__ == "__main__":
+    main()
