@@ -118,6 +118,7 @@ def synthesize_many(
     todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
     chunks: dict[tuple[int, int], np.ndarray] = {}
     failed: dict[int, QwenMLXError] = {}
+    spoken_as = None  # our loop's voice prompt, made once if a runaway needs it
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         cap = max(c for c, *_ in batch) if settings.max_tokens is None else min(settings.max_tokens, batch[-1][0])
@@ -150,8 +151,9 @@ def synthesize_many(
             elif text_index in failed:
                 continue
             else:  # no end of speech within its ceiling: the guarded one-by-one path decides
+                spoken_as = spoken_as or _voice_prompt(model, voice, voice_kwargs)
                 try:
-                    chunk = sentence.speak(model, piece, settings, _voice_prompt(model, voice, voice_kwargs))
+                    chunk = sentence.speak(model, piece, settings, spoken_as)
                 except SynthesisError as exc:
                     failed[text_index] = exc
                     continue

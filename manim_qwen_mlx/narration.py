@@ -72,6 +72,9 @@ def ensure(
     return entry, True
 
 
+_PENDING = SynthesisError("not synthesized yet")  # a slot of ensure_batch still to fill
+
+
 @dataclass(frozen=True)
 class BatchItem:
     cache: NarrationCache
@@ -98,11 +101,10 @@ def ensure_batch(
         wanted = {(item.cache.directory, cache_key(data)): item.cache for item, data in keyed}
         for (_, key), owner in sorted(wanted.items(), key=lambda pair: pair[0]):
             locks.enter_context(owner.key_lock(key))
-        results: list[tuple[Entry, bool] | QwenMLXError] = []
-        for item, data in keyed:
-            entry = item.cache.lookup(data)
-            results.append((entry, False) if entry is not None else SynthesisError("not synthesized"))
-        missing = [i for i, result in enumerate(results) if isinstance(result, QwenMLXError)]
+        found = [item.cache.lookup(data) for item, data in keyed]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        # Every missing slot is filled below, with its entry or its own error.
+        results: list[tuple[Entry, bool] | QwenMLXError] = [(e, False) if e is not None else _PENDING for e in found]
         speeches = (
             engine.synthesize_many(
                 [items[i].spoken for i in missing],
