@@ -47,6 +47,8 @@ def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, 
     """Codec frames for one prompt, sampled with ``mx.random``'s current state."""
     import mlx.core as mx
 
+    from . import cpu_step
+
     config = model.config.talker_config
     eos = config.codec_eos_token_id
     # Additive masks, made once: the codec's control codes never, end-of-speech not before MIN_FRAMES.
@@ -54,21 +56,20 @@ def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, 
     allowed[config.vocab_size - 1024 :] = -mx.inf
     allowed[eos] = 0.0
     too_early = allowed.at[eos].add(-mx.inf)
-    cache, code_cache = model.talker.make_cache(), model.talker.code_predictor.make_cache()
+    steps = cpu_step.frames_for(model, prompt, max_frames) or MlxFrames(model, prompt)
+
+    def draw(logits: Any) -> Any:
+        return sample(logits, subtalker)
+
     history: list[int] = []
     frames: list[Any] = []
-    inputs = prompt.embeds
+    inputs = None
     ended = looped = False
     for step in range(max_frames):
-        logits, hidden = model.talker(inputs, cache=cache)
-        logits = _penalize(logits[:, -1, :], history, talker.repetition_penalty)
+        logits, hidden = steps.talk(inputs)
+        logits = _penalize(logits, history, talker.repetition_penalty)
         first = sample(logits + (too_early if step < MIN_FRAMES else allowed), talker)
-        # The frame's other codebooks and the next input are built before the one sync per frame; at
-        # end-of-speech they are thrown away (one frame of work, as mlx-audio does).
-        codes = _other_codebooks(model, first, hidden[:, -1:, :], code_cache, subtalker)
-        text = prompt.trailing[:, step : step + 1] if step < prompt.trailing.shape[1] else prompt.pad
-        inputs = text + _codec_embed(model, codes)
-        mx.eval(inputs, codes)
+        codes, inputs = steps.frame(first, hidden, step, draw)
         code = int(codes[0, 0].item())
         if code == eos:
             ended = True
@@ -80,6 +81,32 @@ def generate(model: Any, prompt: Prompt, talker: Sampling, subtalker: Sampling, 
             break
     stacked = mx.concatenate(frames, axis=0) if frames else mx.zeros((0, config.num_code_groups), dtype=mx.int32)
     return Codes(stacked, ended, looped)
+
+
+class MlxFrames:
+    """Every step in mlx, one lazy graph and one sync per frame (on Metal, or where numpy cannot
+    view the weights)."""
+
+    def __init__(self, model: Any, prompt: Prompt) -> None:
+        self.model, self.prompt = model, prompt
+        self.cache, self.code_cache = model.talker.make_cache(), model.talker.code_predictor.make_cache()
+
+    def talk(self, inputs: Any) -> tuple[Any, Any]:
+        """Logits [1, V] and hidden state of the next frame; ``None`` prefills the prompt."""
+        logits, hidden = self.model.talker(self.prompt.embeds if inputs is None else inputs, cache=self.cache)
+        return logits[:, -1, :], hidden[:, -1:, :]
+
+    def frame(self, first: Any, hidden: Any, step: int, draw: Any) -> tuple[Any, Any]:
+        """The frame's codes [1, 16] and the talker's next input, evaluated together. At end-of-speech
+        the input is thrown away (one frame of work, as mlx-audio does)."""
+        import mlx.core as mx
+
+        codes = _other_codebooks(self.model, first, hidden, self.code_cache, draw)
+        trailing = self.prompt.trailing
+        text = trailing[:, step : step + 1] if step < trailing.shape[1] else self.prompt.pad
+        inputs = text + _codec_embed(self.model, codes)
+        mx.eval(inputs, codes)
+        return codes, inputs
 
 
 def sample(logits: Any, options: Sampling) -> Any:
@@ -130,7 +157,7 @@ def _scatter(values: Any, order: Any) -> Any:
     return mx.put_along_axis(mx.zeros_like(values), order, values, axis=-1)
 
 
-def _other_codebooks(model: Any, first: Any, hidden: Any, cache: Any, options: Sampling) -> Any:
+def _other_codebooks(model: Any, first: Any, hidden: Any, cache: Any, draw: Any) -> Any:
     """Codebooks 2..16 of one frame from the code predictor; [1, 16]."""
     import mlx.core as mx
 
@@ -142,7 +169,7 @@ def _other_codebooks(model: Any, first: Any, hidden: Any, cache: Any, options: S
     inputs = mx.concatenate([hidden, model.talker.get_input_embeddings()(codes[0])], axis=1)
     for group in range(model.config.talker_config.num_code_groups - 1):
         logits, cache, _ = predictor(inputs, cache=cache, generation_step=group)
-        codes.append(sample(logits[:, -1, :], options).reshape(1, 1))
+        codes.append(draw(logits[:, -1, :]).reshape(1, 1))
         inputs = predictor.codec_embedding[group](codes[-1])
     return mx.concatenate(codes, axis=1)
 

@@ -4,10 +4,12 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 import pytest
 
 from manim_qwen_mlx import audio, decode, loader, prompt, sentence
+from manim_qwen_mlx.defaults import FAST_CPU_ENV
 from manim_qwen_mlx.settings import SynthesisSettings
 from manim_qwen_mlx.voice import Voice
 
@@ -26,25 +28,23 @@ def clone(model: Any) -> prompt.VoicePrompt:
     return sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
 
 
-class _Biased:
-    """The real talker, with ``bias`` added to the first-codebook logits (to force a behaviour)."""
-
-    def __init__(self, talker: Any, bias: dict[int, float]) -> None:
-        self.talker, self.bias = talker, bias
-
-    def __call__(self, inputs: Any, cache: Any = None) -> tuple[Any, Any]:
-        logits, hidden = self.talker(inputs, cache=cache)
-        for code, value in self.bias.items():
-            logits[..., code] += value
-        return logits, hidden
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.talker, name)
+@pytest.fixture(autouse=True, params=["numpy steps", "mlx steps"])
+def steps(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every rule holds on both step paths: numpy's single-token steps on the CPU, mlx's elsewhere."""
+    monkeypatch.setenv(FAST_CPU_ENV, "1" if request.param == "numpy steps" else "0")
+    return str(request.param)
 
 
-class _With:
-    def __init__(self, model: Any, talker: Any) -> None:
-        self.config, self.talker = model.config, talker
+def _bias_first_codebook(model: Any, bias: dict[int, float], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real talker, its codec head given a bias on some codes (to force a behaviour); both step
+    paths read the head's weights, so both see it."""
+    head = model.talker.codec_head
+    biased = nn.Linear(head.weight.shape[1], head.weight.shape[0], bias=True)
+    values = np.zeros(head.weight.shape[0], dtype=np.float32)
+    for code, value in bias.items():
+        values[code] = value
+    biased.weight, biased.bias = head.weight, mx.array(values)
+    monkeypatch.setitem(model.talker, "codec_head", biased)  # an mlx Module is a dict of its children
 
 
 def _codes(model: Any, voice: prompt.VoicePrompt, frames: int, penalty: float = 1.0, **layout: Any) -> np.ndarray:
@@ -69,25 +69,33 @@ def test_penalty_formula_covers_the_whole_history() -> None:
     np.testing.assert_allclose(penalized, [[1.0, -4.0, 1.0, 0.25]])
 
 
-def test_end_of_speech_waits_for_two_frames(model: Any, clone: prompt.VoicePrompt) -> None:
+def test_end_of_speech_waits_for_two_frames(
+    model: Any, clone: prompt.VoicePrompt, monkeypatch: pytest.MonkeyPatch
+) -> None:
     eos = model.config.talker_config.codec_eos_token_id
-    eager = _With(model, _Biased(model.talker, {eos: 1e4}))  # a model that wants to stop at once
+    _bias_first_codebook(model, {eos: 1e4}, monkeypatch)  # a model that wants to stop at once
     built = prompt.build(model, "Hi.", clone, "auto", False)
-    result = decode.generate(eager, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
+    result = decode.generate(model, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
     assert result.ended and result.codes.shape[0] == decode.MIN_FRAMES
 
 
-def test_a_degenerate_loop_stops_early(model: Any, clone: prompt.VoicePrompt) -> None:
-    stuck = _With(model, _Biased(model.talker, {5: 1e4}))  # one code, over and over (mlx-audio issue 921)
+def test_a_degenerate_loop_stops_early(model: Any, clone: prompt.VoicePrompt, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bias_first_codebook(model, {5: 1e4}, monkeypatch)  # one code, over and over (mlx-audio issue 921)
     built = prompt.build(model, "Hi.", clone, "auto", False)
-    result = decode.generate(stuck, built, GREEDY, GREEDY, 200)
+    result = decode.generate(model, built, GREEDY, GREEDY, 200)
     assert result.looped and not result.ended and result.codes.shape[0] == decode.LOOP_FRAMES
 
 
 @pytest.mark.parametrize(
     ("history", "looped"),
-    [([7] * 36, True), ([1, 2] * 18, True), ([1, 2, 3, 4] * 9, True), ([7] * 35, False), (list(range(36)), False),
-     ([1, 2, 3, 4, 5] * 8, False)],
+    [
+        ([7] * 36, True),
+        ([1, 2] * 18, True),
+        ([1, 2, 3, 4] * 9, True),
+        ([7] * 35, False),
+        (list(range(36)), False),
+        ([1, 2, 3, 4, 5] * 8, False),
+    ],
 )
 def test_loop_detector(history: list[int], looped: bool) -> None:
     assert decode.is_loop(history) is looped
