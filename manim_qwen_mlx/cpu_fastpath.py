@@ -3,8 +3,9 @@ and runs convolutions naively; Qwen3-TTS's speech decoder is almost all convolut
 
 1. load a system OpenBLAS with RTLD_GLOBAL *before mlx is first imported*, so mlx's BLAS calls bind
    to it (30x faster matmuls here; after the import it is too late);
-2. replace the decoder's Conv1d / ConvTranspose1d layers by im2col + one matmul each (and an
-   elementwise sum for depthwise convs), on the CPU device only: Metal keeps mlx-audio's layers.
+2. on the CPU device only (Metal keeps mlx-audio's layers): run the decoder's waveform stages in
+   numpy (``cpu_decoder``), and its other Conv1d / ConvTranspose1d layers as im2col + one matmul each
+   (an elementwise sum for depthwise convs). The talker's single-token steps are ``cpu_step``'s.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def prepare_blas() -> str:
 
 
 def accelerate_decoder(model: Any) -> int:
-    """Swap the speech decoder's convolutions for matmul versions when running on the CPU.
+    """Swap the speech decoder's waveform stages for numpy ones and its other convolutions for matmul
+    versions when running on the CPU.
 
     Returns how many layers were swapped (0 on Metal, or when turned off).
     """
@@ -68,15 +70,23 @@ def accelerate_decoder(model: Any) -> int:
 
     if not device.is_cpu() or os.environ.get(FAST_CPU_ENV, "1") == "0":
         return 0
+    from .cpu_decoder import numpy_version
+
     decoder = model.speech_tokenizer.decoder  # mlx-audio compiles it; attribute access reaches the module
     swapped = 0
+    waveform = dict(decoder.items())["decoder"]  # the upsampling blocks and the output layers
+    for index, layer in enumerate(waveform):
+        stand_in = numpy_version(layer)
+        if stand_in is not None:
+            waveform[index] = stand_in
+            swapped += 1
     for container in mlx_tree.containers(decoder):
         for key, child in mlx_tree.children(container):
             fast = _fast_version(child, nn)
             if fast is not None:
                 mlx_tree.replace(container, key, fast)
                 swapped += 1
-    log.info("CPU fast path: %d decoder layers swapped (convolutions as matmuls, Snake activations)", swapped)
+    log.info("CPU fast path: %d decoder layers swapped (waveform stages in numpy, convolutions as matmuls)", swapped)
     return swapped
 
 

@@ -1,0 +1,198 @@
+"""The speech decoder's waveform stages in numpy, on the CPU.
+
+After the transformer, the decoder upsamples 480x through four blocks (Snake activation, transposed
+convolution, three residual units of Snake, dilated convolution, Snake, pointwise convolution), then a
+last Snake and convolution. mlx's CPU ``sin`` takes ~20 ns a sample (numpy's vectorised one ~1 ns)
+and an im2col convolution copies its input seven times, so these stages took nine tenths of a decode.
+Here each residual unit runs over the clip in chunks of a few megabytes, fused: Snake, convolution as
+one matrix product of the chunk's taps, Snake, pointwise product, residual. Temporaries stay
+chunk-sized whatever the clip's length, and the weights are zero-copy views of the loaded ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+CHUNK_VALUES = 1 << 20  # floats in one chunk's taps (4 MiB): cache-sized, and few Python steps
+
+
+@dataclass(frozen=True)
+class Snake:
+    """x + sin(a x)^2 / b, with a = exp(alpha) and 1 / (b + eps) computed once."""
+
+    scale: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, layer: Any) -> Snake:
+        alpha, beta = _view(layer.alpha), _view(layer.beta)
+        return cls(np.exp(alpha), (1.0 / (np.exp(beta) + np.float32(layer.eps))).astype(np.float32))
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Into ``out``, which must not be ``x``."""
+        np.multiply(x, self.scale, out=out)
+        np.sin(out, out=out)
+        np.multiply(out, out, out=out)
+        np.multiply(out, self.inverse, out=out)
+        np.add(out, x, out=out)
+        return out
+
+
+@dataclass(frozen=True)
+class CausalConv:
+    """A stride-1 convolution over [time, in] padded with zeros on the left (as mlx-audio's causal
+    layers): ``y[t] = b + sum_k W[:, k] x[t - (K - 1 - k) d]``."""
+
+    weight: np.ndarray  # [out, K * in]: mlx's [out, K, in] layout, viewed flat
+    bias: np.ndarray | None
+    kernel: int
+    dilation: int
+
+    @classmethod
+    def of(cls, conv: Any) -> CausalConv:
+        out_channels, kernel, _ = conv.weight.shape
+        bias = _view(conv.bias) if "bias" in conv else None
+        return cls(_view(conv.weight).reshape(out_channels, -1), bias, kernel, int(conv.dilation))
+
+    @property
+    def reach(self) -> int:
+        return (self.kernel - 1) * self.dilation
+
+    def taps(self, padded: np.ndarray, rows: int, out: np.ndarray) -> np.ndarray:
+        """im2col of ``rows`` outputs from ``padded`` (their inputs, ``reach`` rows of history first)."""
+        channels = padded.shape[1]
+        for k in range(self.kernel):
+            start = k * self.dilation
+            out[:rows, k * channels : (k + 1) * channels] = padded[start : start + rows]
+        return out[:rows]
+
+    def apply(self, taps: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.matmul(taps, self.weight.T, out=out)
+        if self.bias is not None:
+            out += self.bias
+        return out
+
+
+class ResidualUnit:
+    """x + conv2(snake2(conv1(snake1(x)))), chunk by chunk."""
+
+    def __init__(self, unit: Any) -> None:
+        self.act1, self.act2 = Snake.of(unit.act1), Snake.of(unit.act2)
+        self.conv1, self.conv2 = CausalConv.of(unit.conv1.conv), CausalConv.of(unit.conv2.conv)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        length, channels = x.shape
+        reach = self.conv1.reach
+        rows = max(reach + 1, 64, CHUNK_VALUES // (self.conv1.kernel * channels))
+        history = np.zeros((rows + reach, channels), np.float32)
+        taps = np.empty((rows, self.conv1.kernel * channels), np.float32)
+        mid, active = np.empty((rows, channels), np.float32), np.empty((rows, channels), np.float32)
+        out = np.empty_like(x)
+        for start in range(0, length, rows):
+            n = min(rows, length - start)
+            lo = max(0, start - reach)  # the first chunk's history is the zero padding
+            offset = reach - (start - lo)
+            self.act1(x[lo : start + n], out=history[offset : reach + n])
+            self.conv1.apply(self.conv1.taps(history[: reach + n], n, taps), mid[:n])
+            self.conv2.apply(self.act2(mid[:n], out=active[:n]), out[start : start + n])
+            out[start : start + n] += x[start : start + n]
+        return out
+
+
+class Upsample:
+    """Snake, then a transposed convolution (kernel = 2 x stride) trimmed to ``stride`` x the length."""
+
+    def __init__(self, snake: Any, upsample: Any) -> None:
+        self.act = Snake.of(snake)
+        conv = upsample.conv
+        self.weight = _view(conv.weight)  # [out, K, in]
+        self.bias = _view(conv.bias) if "bias" in conv else None
+        self.stride = int(conv.stride)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        length, _ = x.shape
+        out_channels, kernel, _ = self.weight.shape
+        out = np.zeros((length, self.stride, out_channels), np.float32)
+        if self.bias is not None:
+            out += self.bias
+        active = self.act(x, out=np.empty_like(x))
+        # Input step t spreads over output steps t * stride + k: tap k = c * stride + j lands c rows on.
+        for k in range(kernel):
+            copy, phase = divmod(k, self.stride)
+            spread = active[: length - copy] @ self.weight[:, k, :].T
+            out[copy:, phase] += spread
+        return out.reshape(length * self.stride, out_channels)
+
+
+class NumpyBlock(nn.Module):  # type: ignore[misc,name-defined]
+    """A decoder block (or the final Snake and convolution) as numpy stages; mlx arrays in and out."""
+
+    def __init__(self, stages: list[Any]) -> None:
+        super().__init__()
+        object.__setattr__(self, "stages", stages)  # plain attribute: not children in mlx's module tree
+
+    def __call__(self, x: mx.array) -> mx.array:
+        results = []
+        for item in np.asarray(x):  # batch items one by one
+            for stage in self.stages:
+                item = stage(item)
+            results.append(item)
+        return mx.array(np.stack(results))
+
+
+class OutputConv:
+    def __init__(self, layer: Any) -> None:
+        self.conv = CausalConv.of(layer.conv)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        length, channels = x.shape
+        reach = self.conv.reach
+        padded = np.concatenate([np.zeros((reach, channels), np.float32), x])
+        rows = max(64, CHUNK_VALUES // (self.conv.kernel * channels))
+        taps = np.empty((rows, self.conv.kernel * channels), np.float32)
+        out = np.empty((length, self.conv.weight.shape[0]), np.float32)
+        for start in range(0, length, rows):
+            n = min(rows, length - start)
+            self.conv.apply(self.conv.taps(padded[start : start + reach + n], n, taps), out[start : start + n])
+        return out
+
+
+class OutputSnake:
+    def __init__(self, layer: Any) -> None:
+        self.act = Snake.of(layer)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.act(x, out=np.empty_like(x))
+
+
+def numpy_version(layer: Any) -> NumpyBlock | None:
+    """The numpy stand-in for one of the decoder's waveform layers, or None (another kind of layer,
+    or weights numpy cannot view)."""
+    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import DecoderBlock, DecoderOutputConv, DecoderOutputSnake
+
+    try:
+        if isinstance(layer, DecoderBlock):
+            snake, upsample, *units = layer.block
+            return NumpyBlock([Upsample(snake, upsample), *(ResidualUnit(unit) for unit in units)])
+        if isinstance(layer, DecoderOutputSnake):
+            return NumpyBlock([OutputSnake(layer)])
+        if isinstance(layer, DecoderOutputConv):
+            return NumpyBlock([OutputConv(layer)])
+    except _NotFloat32:
+        return None
+    return None
+
+
+class _NotFloat32(Exception):
+    pass
+
+
+def _view(array: mx.array) -> np.ndarray:
+    if array.dtype != mx.float32:
+        raise _NotFloat32
+    return np.asarray(array)

@@ -1,0 +1,55 @@
+"""The decoder's waveform stages in numpy equal mlx-audio's layers, at the tiny and the released sizes."""
+
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx.utils import tree_map
+from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
+from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizerDecoder
+
+from manim_qwen_mlx import cpu_decoder
+
+
+def _decoder(config: Qwen3TTSTokenizerDecoderConfig) -> Any:
+    """Random weights (mlx's own initialisation), Snake parameters away from zero so they matter."""
+    mx.random.seed(5)
+    decoder = Qwen3TTSSpeechTokenizerDecoder(config)
+    for layer in decoder.decoder[1:]:
+        for _, module in layer.named_modules():
+            if "alpha" in module:
+                module.alpha = mx.random.normal(module.alpha.shape) * 0.3
+                module.beta = mx.random.normal(module.beta.shape) * 0.3
+    mx.eval(decoder.parameters())
+    return decoder
+
+
+def _tiny_config() -> Qwen3TTSTokenizerDecoderConfig:
+    from fixtures.tiny_qwen3_tts import _speech_tokenizer_config
+
+    return Qwen3TTSTokenizerDecoderConfig(**_speech_tokenizer_config()["decoder_config"])
+
+
+@pytest.mark.parametrize("chunk", [cpu_decoder.CHUNK_VALUES, 2048], ids=["chunk default", "chunk small"])
+@pytest.mark.parametrize("size", ["tiny", "released"])
+def test_numpy_stages_equal_mlx_audios_layers(size: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpu_decoder, "CHUNK_VALUES", chunk)  # small: many chunks, so their seams are crossed
+    decoder = _decoder(_tiny_config() if size == "tiny" else Qwen3TTSTokenizerDecoderConfig())
+    channels = decoder.decoder[1].block[0].alpha.shape[0]
+    x = mx.random.normal((2, 3, channels))  # two batch items, three input steps
+    for layer in decoder.decoder[1:]:
+        stand_in = cpu_decoder.numpy_version(layer)
+        assert stand_in is not None, type(layer).__name__
+        want, got = np.array(layer(x)), np.array(stand_in(x))
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), type(layer).__name__
+        x = mx.array(want)
+
+
+def test_other_precisions_keep_mlx_audios_layers() -> None:
+    decoder = _decoder(_tiny_config())
+    block = decoder.decoder[1]
+    block.update(tree_map(lambda p: p.astype(mx.bfloat16), block.parameters()))
+    assert cpu_decoder.numpy_version(block) is None
+    assert cpu_decoder.numpy_version(decoder.decoder[0]) is None  # not a waveform stage
