@@ -11,6 +11,7 @@ chunk-sized whatever the clip's length, and the weights are zero-copy views of t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ class Snake:
         return cls(np.exp(alpha), (1.0 / (np.exp(beta) + np.float32(layer.eps))).astype(np.float32))
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Into ``out``, which must not be ``x``."""
+        """Into ``out``, which must not overlap ``x``."""
         np.multiply(x, self.scale, out=out)
         np.sin(out, out=out)
         np.multiply(out, out, out=out)
@@ -63,13 +64,22 @@ class CausalConv:
     def reach(self) -> int:
         return (self.kernel - 1) * self.dilation
 
-    def taps(self, padded: np.ndarray, rows: int, out: np.ndarray) -> np.ndarray:
-        """im2col of ``rows`` outputs from ``padded`` (their inputs, ``reach`` rows of history first)."""
-        channels = padded.shape[1]
-        for k in range(self.kernel):
-            start = k * self.dilation
-            out[:rows, k * channels : (k + 1) * channels] = padded[start : start + rows]
-        return out[:rows]
+    def chunks(self, x: np.ndarray, fill: Callable[[np.ndarray, np.ndarray], Any]) -> Iterator[tuple[int, np.ndarray]]:
+        """Each chunk of outputs' first index and taps (im2col), from the input rows as ``fill(rows,
+        into)`` transforms them; the zero padding comes before the first. Buffers are chunk-sized."""
+        length, channels = x.shape
+        reach = self.reach
+        rows = max(reach + 1, 64, CHUNK_VALUES // (self.kernel * channels))
+        history = np.zeros((rows + reach, channels), np.float32)
+        taps = np.empty((rows, self.kernel * channels), np.float32)
+        for start in range(0, length, rows):
+            n = min(rows, length - start)
+            lo = max(0, start - reach)
+            fill(x[lo : start + n], history[reach - (start - lo) : reach + n])
+            for k in range(self.kernel):
+                first = k * self.dilation
+                taps[:n, k * channels : (k + 1) * channels] = history[first : first + n]
+            yield start, taps[:n]
 
     def apply(self, taps: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.matmul(taps, self.weight.T, out=out)
@@ -79,27 +89,21 @@ class CausalConv:
 
 
 class ResidualUnit:
-    """x + conv2(snake2(conv1(snake1(x)))), chunk by chunk."""
+    """x + conv2(snake2(conv1(snake1(x)))), fused chunk by chunk."""
 
     def __init__(self, unit: Any) -> None:
         self.act1, self.act2 = Snake.of(unit.act1), Snake.of(unit.act2)
         self.conv1, self.conv2 = CausalConv.of(unit.conv1.conv), CausalConv.of(unit.conv2.conv)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        length, channels = x.shape
-        reach = self.conv1.reach
-        rows = max(reach + 1, 64, CHUNK_VALUES // (self.conv1.kernel * channels))
-        history = np.zeros((rows + reach, channels), np.float32)
-        taps = np.empty((rows, self.conv1.kernel * channels), np.float32)
-        mid, active = np.empty((rows, channels), np.float32), np.empty((rows, channels), np.float32)
         out = np.empty_like(x)
-        for start in range(0, length, rows):
-            n = min(rows, length - start)
-            lo = max(0, start - reach)  # the first chunk's history is the zero padding
-            offset = reach - (start - lo)
-            self.act1(x[lo : start + n], out=history[offset : reach + n])
-            self.conv1.apply(self.conv1.taps(history[: reach + n], n, taps), mid[:n])
-            self.conv2.apply(self.act2(mid[:n], out=active[:n]), out[start : start + n])
+        mid = active = np.empty(0, np.float32)
+        for start, taps in self.conv1.chunks(x, self.act1):
+            n = len(taps)
+            if len(mid) < n:
+                mid, active = np.empty((n, x.shape[1]), np.float32), np.empty((n, x.shape[1]), np.float32)
+            self.conv1.apply(taps, mid[:n])
+            self.conv2.apply(self.act2(mid[:n], active[:n]), out[start : start + n])
             out[start : start + n] += x[start : start + n]
         return out
 
@@ -115,17 +119,23 @@ class Upsample:
         self.stride = int(conv.stride)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        length, _ = x.shape
+        length, in_channels = x.shape
         out_channels, kernel, _ = self.weight.shape
         out = np.zeros((length, self.stride, out_channels), np.float32)
         if self.bias is not None:
             out += self.bias
-        active = self.act(x, out=np.empty_like(x))
-        # Input step t spreads over output steps t * stride + k: tap k = c * stride + j lands c rows on.
-        for k in range(kernel):
-            copy, phase = divmod(k, self.stride)
-            spread = active[: length - copy] @ self.weight[:, k, :].T
-            out[copy:, phase] += spread
+        rows = max(64, CHUNK_VALUES // in_channels)
+        active = np.empty((rows, in_channels), np.float32)
+        for start in range(0, length, rows):
+            n = min(rows, length - start)
+            self.act(x[start : start + n], out=active[:n])
+            # Input step t spreads over output steps t * stride + k: tap k = c * stride + j lands c rows
+            # on, in phase j; what lands past the end is the causal trim.
+            for k in range(kernel):
+                copy, phase = divmod(k, self.stride)
+                end = min(start + n + copy, length)
+                if end > start + copy:
+                    out[start + copy : end, phase] += active[: end - start - copy] @ self.weight[:, k, :].T
         return out.reshape(length * self.stride, out_channels)
 
 
@@ -150,15 +160,9 @@ class OutputConv:
         self.conv = CausalConv.of(layer.conv)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        length, channels = x.shape
-        reach = self.conv.reach
-        padded = np.concatenate([np.zeros((reach, channels), np.float32), x])
-        rows = max(64, CHUNK_VALUES // (self.conv.kernel * channels))
-        taps = np.empty((rows, self.conv.kernel * channels), np.float32)
-        out = np.empty((length, self.conv.weight.shape[0]), np.float32)
-        for start in range(0, length, rows):
-            n = min(rows, length - start)
-            self.conv.apply(self.conv.taps(padded[start : start + reach + n], n, taps), out[start : start + n])
+        out = np.empty((x.shape[0], self.conv.weight.shape[0]), np.float32)
+        for start, taps in self.conv.chunks(x, lambda rows, into: np.copyto(into, rows)):
+            self.conv.apply(taps, out[start : start + len(taps)])
         return out
 
 

@@ -1,0 +1,102 @@
+"""Frames per second of our decoding loop at full size: the single-token steps in numpy (the CPU default)
+against the same loop with every step in mlx, side by side in one process, on the same prompt and seed.
+
+    .venv/bin/python benchmarks/talker_steps.py FOLDER [--frames 24] [--rounds 3]
+
+FOLDER: a full-size checkpoint (benchmarks/vs_reference.py --checkpoint FOLDER builds one). Also prints
+the memory-bandwidth ceiling: the weight bytes one frame reads (the talker once, the code predictor
+and one of its heads fifteen times), streamed at the speed of one large numpy matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def frame_bytes(model: object) -> int:
+    from mlx.utils import tree_flatten
+
+    talker = model.talker  # type: ignore[attr-defined]
+    predictor = talker.code_predictor
+
+    def size(module: object) -> int:
+        tree = [m.parameters() for m in module] if isinstance(module, list) else module.parameters()  # type: ignore[attr-defined]
+        return sum(v.nbytes for _, v in tree_flatten(tree))
+
+    per_group = size(predictor.model) - size(predictor.model.codec_embedding) + size(predictor.lm_head[0])
+    if predictor.small_to_mtp_projection is not None:
+        per_group += size(predictor.small_to_mtp_projection)
+    talker_once = size(talker.model) - size(talker.model.codec_embedding) - size(talker.model.text_embedding)
+    return talker_once + size(talker.codec_head) + 15 * per_group
+
+
+def stream_speed() -> float:
+    """Bytes per second one large float32 matrix-vector product reads (the weights, once)."""
+    import numpy as np
+
+    matrix, vector = np.ones((16384, 16384), np.float32), np.ones(16384, np.float32)
+    matrix @ vector
+    started = time.perf_counter()
+    for _ in range(5):
+        matrix @ vector
+    return 5 * matrix.nbytes / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from manim_qwen_mlx import cpu_fastpath
+
+    cpu_fastpath.prepare_blas()
+    import mlx.core as mx
+    import numpy as np
+
+    from manim_qwen_mlx import audio, decode, loader, prompt, sentence
+    from manim_qwen_mlx.defaults import FAST_CPU_ENV
+    from manim_qwen_mlx.voice import Voice
+
+    model = loader.load(args.checkpoint.resolve())
+    voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
+    assert voice.ref_audio is not None
+    spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    built = prompt.build(model, "A circle grows slowly on the screen.", spoken, "auto", False)
+    sampling = decode.Sampling(0.9, 50, 1.0, 1.05)
+    arms = {"numpy steps (default on the CPU)": "1", "mlx steps": "0"}
+    seconds: dict[str, list[float]] = {arm: [] for arm in arms}
+    codes: dict[str, np.ndarray] = {}
+    for _ in range(args.rounds):
+        for arm, switch in arms.items():
+            os.environ[FAST_CPU_ENV] = switch  # read per generation; the decoder was swapped at load
+            mx.random.seed(0)
+            started = time.perf_counter()
+            made = decode.generate(model, built, sampling, sampling, args.frames).codes
+            mx.eval(made)
+            seconds[arm].append(time.perf_counter() - started)
+            codes[arm] = np.array(made)
+    speed = stream_speed()
+    ceiling = speed / frame_bytes(model)
+    print(f"0.6B-Base dimensions, random weights, float32: {args.frames} frames after a "
+          f"{built.embeds.shape[1]}-token prefill, median of {args.rounds}, arms alternating")
+    print("| arm | seconds | frames/s (prefill included) |")
+    print("|---|---:|---:|")
+    for arm, values in seconds.items():
+        median = statistics.median(values)
+        print(f"| {arm} | {median:.2f} | {args.frames / median:.2f} |")
+    fast, slow = (statistics.median(v) for v in seconds.values())
+    print(f"numpy / mlx steps: {slow / fast:.2f}x faster; codes identical: "
+          f"{np.array_equal(*codes.values())}")
+    print(f"ceiling: {frame_bytes(model) / 1e9:.2f} GB of weights per frame at {speed / 1e9:.1f} GB/s "
+          f"= {ceiling:.2f} frames/s; numpy steps reach {args.frames / fast / ceiling:.0%} of it")
+
+
+if __name__ == "__main__":
+    main()
