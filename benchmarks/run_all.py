@@ -1,6 +1,10 @@
 """Run every benchmark side by side on this machine and write their reports to docs/benchmarks.md.
 
-    .venv/bin/python benchmarks/run_all.py [--skip-full]
+    .venv/bin/python benchmarks/run_all.py [--skip-full] [--checkpoint FOLDER]
+
+--checkpoint also runs the comparisons with the PyTorch reference and our loop's frames per second on
+that full-size checkpoint (benchmarks/vs_reference.py --checkpoint FOLDER builds it; the reference's
+venv comes from ./scripts/parity/run.sh).
 
 Timings are not tests: they live in that generated file and, interpreted, in docs/performance.md.
 """
@@ -30,15 +34,23 @@ SUITE = [
     ("Verification cost", ["verify.py"]),
     ("Decoding loop vs mlx-audio generate (0.6B)", ["decode_loop.py", "--full", "--frames", "12", "--rounds", "1"]),
 ]
+# Given --checkpoint: each gets the folder (vs_reference.py as --checkpoint FOLDER, the others as FOLDER).
+ON_CHECKPOINT = [
+    ("Our decoding loop's frames per second (0.6B)", ["talker_steps.py"]),
+    ("Speech decoder vs the PyTorch reference (0.6B)", ["decoder_vs_reference.py"]),
+    ("Whole process vs the PyTorch reference (0.6B)", ["vs_reference.py", "--checkpoint"]),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-full", action="store_true", help="skip the full-size figures (minutes, ~4 GB)")
     parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
+    parser.add_argument("--checkpoint", type=Path, help="a full-size checkpoint folder (see above)")
     args = parser.parse_args()
     sections = []
-    for title, command in SUITE:
+    suite = SUITE + [(title, [*command, str(args.checkpoint)]) for title, command in ON_CHECKPOINT if args.checkpoint]
+    for title, command in suite:
         if args.skip_full and (command[0] in ("full_size.py", "precision.py") or "--full" in command):
             continue
         extra = ["--skip-full"] if args.skip_full and command[0] == "cpu_fastpath.py" else []

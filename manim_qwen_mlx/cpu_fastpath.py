@@ -80,6 +80,10 @@ def accelerate_decoder(model: Any) -> int:
         if stand_in is not None:
             waveform[index] = stand_in
             swapped += 1
+    if swapped:
+        # numpy cannot run inside mx.compile's trace, so callers of the wrapper (some of mlx-audio's own
+        # paths) get the module itself; ours never used the wrapper (chunked_decode calls the module).
+        model.speech_tokenizer.decoder = decoder = getattr(decoder.chunked_decode, "__self__", decoder)
     for container in mlx_tree.containers(decoder):
         for key, child in mlx_tree.children(container):
             fast = _fast_version(child, nn)
@@ -91,12 +95,8 @@ def accelerate_decoder(model: Any) -> int:
 
 
 def _fast_version(layer: Any, nn: Any) -> Any:
-    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import DecoderOutputSnake, SnakeBeta
+    from .fast_conv import FastConv1d, FastConvTranspose1d
 
-    from .fast_conv import FastConv1d, FastConvTranspose1d, FastSnake
-
-    if isinstance(layer, (SnakeBeta, DecoderOutputSnake)):
-        return FastSnake(layer)
     if isinstance(layer, nn.Conv1d) and layer.stride == 1 and layer.padding == 0:
         depthwise = layer.groups == layer.weight.shape[0] and layer.weight.shape[-1] == 1
         return FastConv1d(layer) if layer.groups == 1 or depthwise else None

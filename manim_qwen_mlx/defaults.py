@@ -67,7 +67,7 @@ ALIGNER_SAMPLE_RATE = 16_000
 # decoder's convolutions as matmuls. BLAS_ENV: "off", or the path of a BLAS library to load.
 BLAS_ENV = "MANIM_QWEN_MLX_BLAS"
 PRECISION_ENV = "MANIM_QWEN_MLX_PRECISION"  # "keep": no float32 conversion on the CPU
-FAST_CPU_ENV = "MANIM_QWEN_MLX_FAST_CPU"  # "0" keeps mlx-audio's own convolution layers
+FAST_CPU_ENV = "MANIM_QWEN_MLX_FAST_CPU"  # "0": mlx-audio's own layers and every step in mlx, also on the CPU
 OPENBLAS_CANDIDATES = (
     "/usr/lib/{arch}-linux-gnu/openblas-pthread/libblas.so.3",  # Debian/Ubuntu: libopenblas0-pthread
     "/usr/lib/{arch}-linux-gnu/openblas-pthread/libopenblas.so.0",

@@ -1,5 +1,5 @@
 """Layers for the CPU with the same weights and results as mlx-audio's, in far fewer passes:
-convolutions as matmuls, and the decoder's Snake activation.
+convolutions as matmuls (the decoder's stages before its waveform blocks, which are cpu_decoder's).
 
 Weights keep mlx's layout, [out, kernel, in], so the swapped layer reads the loaded parameters.
 """
@@ -63,20 +63,4 @@ class FastConvTranspose1d(nn.Module):  # type: ignore[misc,name-defined]
             y = y + mx.pad(spread[:, :, copy], [(0, 0), (copy, copies - 1 - copy), (0, 0), (0, 0)])
         y = y.reshape(batch, total * stride, out_channels)
         out: mx.array = y + self.bias if "bias" in self else y
-        return out
-
-
-class FastSnake(nn.Module):  # type: ignore[misc,name-defined]
-    """SnakeBeta, x + sin(a x)^2 / b with a = exp(alpha), b = exp(beta): the square as a product (mlx's
-    CPU power is a slow pass of its own) and a, 1 / (b + eps) computed once. Half the decoder's time
-    at full size goes to these activations."""
-
-    def __init__(self, stock: Any) -> None:
-        super().__init__()
-        self.scale = mx.exp(stock.alpha)
-        self.inverse = 1.0 / (mx.exp(stock.beta) + stock.eps)
-
-    def __call__(self, x: mx.array) -> mx.array:
-        wave = mx.sin(x * self.scale)
-        out: mx.array = x + self.inverse * (wave * wave)
         return out

@@ -1,5 +1,6 @@
 """The decoder's waveform stages in numpy equal mlx-audio's layers, at the tiny and the released sizes."""
 
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -9,7 +10,7 @@ from mlx.utils import tree_map
 from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
 from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizerDecoder
 
-from manim_qwen_mlx import cpu_decoder
+from manim_qwen_mlx import cpu_decoder, device
 
 
 def _decoder(config: Qwen3TTSTokenizerDecoderConfig) -> Any:
@@ -53,3 +54,20 @@ def test_other_precisions_keep_mlx_audios_layers() -> None:
     block.update(tree_map(lambda p: p.astype(mx.bfloat16), block.parameters()))
     assert cpu_decoder.numpy_version(block) is None
     assert cpu_decoder.numpy_version(decoder.decoder[0]) is None  # not a waveform stage
+
+
+def test_stages_read_the_loaded_weights_in_place() -> None:
+    decoder = _decoder(_tiny_config())
+    unit = decoder.decoder[1].block[2]
+    stand_in = cpu_decoder.ResidualUnit(unit)
+    assert np.shares_memory(stand_in.conv1.weight, np.asarray(unit.conv1.conv.weight))  # a view, no copy
+
+
+def test_the_decoder_can_be_called_directly_after_the_swap(tiny_model: Path) -> None:
+    """mlx-audio's own paths call the decoder (an mx.compile wrapper when loaded) directly."""
+    from manim_qwen_mlx import loader
+
+    decoder = loader.load(tiny_model).speech_tokenizer.decoder
+    assert any(isinstance(layer, cpu_decoder.NumpyBlock) for layer in decoder.decoder) == device.is_cpu()
+    audio = decoder(mx.random.randint(1, 2048, (1, 16, 5)))
+    assert audio.shape == (1, 1, 5 * decoder.total_upsample)

@@ -59,20 +59,6 @@ def test_fast_layer_equals_mlx_layer(shape: tuple) -> None:
     assert np.abs(got - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-6)
 
 
-@pytest.mark.parametrize("stock_class", ["SnakeBeta", "DecoderOutputSnake"])
-def test_fast_snake_equals_mlx_audios(stock_class: str) -> None:
-    from mlx_audio.tts.models.qwen3_tts import speech_tokenizer
-
-    from manim_qwen_mlx.fast_conv import FastSnake
-
-    stock = getattr(speech_tokenizer, stock_class)(24)
-    stock.alpha = mx.random.normal((24,), key=mx.random.key(1)) * 0.5
-    stock.beta = mx.random.normal((24,), key=mx.random.key(2)) * 0.5
-    x = mx.random.normal((1, 300, 24), key=mx.random.key(3)) * 3
-    want, got = np.array(stock(x)), np.array(FastSnake(stock)(x))
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
-
-
 def test_whole_synthesis_matches_the_stock_path(
     tiny_model: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,3 +90,11 @@ def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> N
         logits, hidden = frames.talk(inputs)
     with pytest.raises(ValueError, match="store"):
         frames.talk(inputs)
+
+
+def test_numpy_reads_the_loaded_weights_in_place(tiny_model: Path) -> None:
+    model = loader.load(tiny_model)
+    frames = cpu_step.CpuFrames(model, _prompt(model), 4)
+    loaded = model.talker.model.layers[0].self_attn.q_proj.weight
+    assert np.shares_memory(frames.talker.layers[0].q.weight, np.asarray(loaded))  # a view, no second copy
+    assert np.shares_memory(frames.heads[3].weight, np.asarray(model.talker.code_predictor.lm_head[3].weight))
