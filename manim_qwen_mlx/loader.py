@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cpu_fastpath, model_fixes, precision
+from . import cpu_fastpath, model_fixes, precision, text_rows
 from .defaults import DOWNLOAD_PATTERNS, LOGGER_NAME, OFFLINE_ENV
 from .errors import ModelLoadError, ModelNotAvailableError
 from .model_ref import ModelRef
@@ -125,6 +125,7 @@ def load(path: Path) -> Any:
                 "Download the model folder again."
             )
         model_fixes.apply(model)  # before the voice store wraps the speaker encoder and the fast path swaps layers
+        text_rows.map_text_embedding(model, path)  # before the policy would widen it to float32 in memory
         precision.to_float32(model, model.speech_tokenizer.decoder)  # the decoder hides in an mx.compile wrapper
         cpu_fastpath.accelerate_decoder(model)
         # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.

@@ -1,5 +1,6 @@
 """numpy's single-token steps equal mlx's, and are used only where they apply."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def test_sampled_generation_gives_the_same_codes(deep: Path, streaming: bool, mo
 
 
 def test_mlx_keeps_the_steps_where_numpy_cannot_help(
-    tiny_model: Path, tiny_model_8bit: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Path, tiny_model_8bit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = loader.load(tiny_model)
     built = _prompt(model)
@@ -76,7 +77,7 @@ def test_mlx_keeps_the_steps_where_numpy_cannot_help(
     assert cpu_step.frames_for(model, built, 8) is None
     monkeypatch.undo()
     monkeypatch.setenv(PRECISION_ENV, "keep")  # 8-bit layers and bfloat16 stay as downloaded
-    quantized = loader.load(tiny_model_8bit)
+    quantized = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "kept")))  # not the shared load
     assert cpu_step.frames_for(quantized, _prompt(quantized), 8) is None
     assert np.array(decode.generate(quantized, _prompt(quantized), SAMPLED, SAMPLED, 4).codes).shape == (4, 16)
 

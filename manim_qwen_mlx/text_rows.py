@@ -1,0 +1,82 @@
+"""The talker's text embedding read row by row from the checkpoint file, on the CPU.
+
+It is the model's largest tensor (151,936 x 2048: 1.24 GB in float32, a quarter of the 0.6B model's
+memory) and a narration reads a few dozen of its rows. Under the CPU precision policy it would be
+held as float32 for the whole process; instead its rows are read on demand from a memory map of the
+checkpoint (float32 as stored, bfloat16/float16 widened to float32 exactly as the policy would), so
+only the pages touched count. mlx-audio never quantizes this tensor, so every released format maps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import precision
+from .defaults import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
+NAME = "talker.model.text_embedding.weight"
+HEADER_LIMIT = 100_000_000  # safetensors' own bound on a header's size
+_STORED = {"F32": np.float32, "BF16": np.uint16, "F16": np.float16}  # bfloat16 rows are widened by hand
+
+
+class FileEmbedding:
+    """``nn.Embedding``'s call, over rows in a memory-mapped file; float32 mlx rows out."""
+
+    def __init__(self, rows: np.memmap, bfloat16: bool) -> None:
+        self.rows, self.bfloat16 = rows, bfloat16
+
+    def __call__(self, ids: Any) -> Any:
+        import mlx.core as mx
+
+        picked = self.rows[np.asarray(ids)]
+        if self.bfloat16:  # bfloat16 is float32's upper half: the same widening as mlx's astype
+            picked = (picked.astype(np.uint32) << 16).view(np.float32)
+        return mx.array(picked.astype(np.float32, copy=False))
+
+
+def locate(folder: Path, name: str) -> tuple[Path, str, tuple[int, ...], int] | None:
+    """File, stored dtype, shape and byte offset of tensor ``name`` in a safetensors checkpoint."""
+    index = folder / "model.safetensors.index.json"
+    try:
+        files = [folder / json.loads(index.read_text())["weight_map"][name]] if index.exists() else sorted(
+            folder.glob("*.safetensors")
+        )
+        for file in files:
+            with file.open("rb") as handle:
+                size = struct.unpack("<Q", handle.read(8))[0]
+                if size > HEADER_LIMIT:
+                    return None
+                header = json.loads(handle.read(size))
+            if name in header:
+                entry = header[name]
+                return file, entry["dtype"], tuple(entry["shape"]), 8 + size + entry["data_offsets"][0]
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+    return None
+
+
+def map_text_embedding(model: Any, folder: Path) -> bool:
+    """Swap the loaded text embedding for rows read from ``folder``'s file, when the CPU precision policy
+    applies and the stored tensor is what the model holds. Returns whether it did."""
+    if not precision.policy().float32:
+        return False  # on a GPU the stored precision stays in memory, as mlx-audio loads it
+    embedding = model.talker.model.text_embedding
+    found = locate(folder, NAME)
+    if found is None or "weight" not in embedding or "scales" in embedding:
+        return False
+    file, dtype, shape, offset = found
+    if dtype not in _STORED or shape != tuple(embedding.weight.shape):
+        return False
+    rows = np.memmap(file, dtype=_STORED[dtype], mode="r", offset=offset, shape=shape)
+    # Set as a plain attribute: the module list keeps only mlx modules, and this one has no parameters.
+    object.__setattr__(model.talker.model, "text_embedding", FileEmbedding(rows, dtype == "BF16"))
+    del model.talker.model["text_embedding"]
+    log.info("Text embedding (%s, %s) read on demand from %s", dtype, "x".join(map(str, shape)), file.name)
+    return True
