@@ -118,14 +118,22 @@ def load(path: Path) -> Any:
         cpu_fastpath.prepare_blas()
         from mlx_audio.tts.utils import load_model
 
-        model, printed = quiet_load(load_model, path, "the model")
+        def load_eagerly_but_the_text_rows(folder: Path) -> Any:
+            import mlx.core as mx
+
+            # Lazily first, so the text embedding is never read into memory when its rows come from the file.
+            model = load_model(folder, lazy=True)
+            text_rows.map_text_embedding(model, folder)
+            mx.eval(model.parameters())
+            return model
+
+        model, printed = quiet_load(load_eagerly_but_the_text_rows, path, "the model")
         if getattr(model, "tokenizer", None) is None or getattr(model, "speech_tokenizer", None) is None:
             raise ModelLoadError(
                 f"The text or speech tokenizer in {path} did not load ({printed.strip()}). "
                 "Download the model folder again."
             )
         model_fixes.apply(model)  # before the voice store wraps the speaker encoder and the fast path swaps layers
-        text_rows.map_text_embedding(model, path)  # before the policy would widen it to float32 in memory
         precision.to_float32(model, model.speech_tokenizer.decoder)  # the decoder hides in an mx.compile wrapper
         cpu_fastpath.accelerate_decoder(model)
         # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.

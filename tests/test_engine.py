@@ -141,6 +141,16 @@ def test_incomplete_model_folder_names_the_missing_file(tiny_model: Path, refere
         _say(copy, Voice.from_options(reference))
 
 
+def test_truncated_weights_fail_at_load_not_mid_render(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    """The model loads lazily (so the text embedding is never read) and is then evaluated whole: a
+    download cut short is still a load error."""
+    copy = shutil.copytree(tiny_model, tmp_path / "truncated")
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size * 2 // 3])
+    with pytest.raises(ModelLoadError, match="Could not load the model"):
+        _say(copy, Voice.from_options(reference))
+
+
 def test_other_model_types_are_refused(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(tiny_model, tmp_path / "other")
     (copy / "config.json").write_text('{"model_type": "kokoro"}')
