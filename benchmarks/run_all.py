@@ -27,6 +27,7 @@ SUITE = [
     ("Batch vs one by one", ["batch.py"]),
     ("Stored voices", ["voice_prompt.py"]),
     ("CPU fast path", ["cpu_fastpath.py"]),
+    ("CPU kernels: mlx vs numpy", ["cpu_kernels.py"]),
     ("Word timings", ["bookmarks.py"]),
     ("Full-size talker", ["full_size.py"]),
     ("CPU precision policy (0.6B)", ["precision.py"]),
@@ -47,10 +48,16 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true", help="skip the full-size figures (minutes, ~4 GB)")
     parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
     parser.add_argument("--checkpoint", type=Path, help="a full-size checkpoint folder (see above)")
+    parser.add_argument("--only", nargs="+", metavar="SCRIPT", help="rerun these scripts; keep the other reports")
     args = parser.parse_args()
     sections = []
+    kept = _reports(args.output) if args.only else {}
     suite = SUITE + [(title, [*command, str(args.checkpoint)]) for title, command in ON_CHECKPOINT if args.checkpoint]
     for title, command in suite:
+        if args.only and command[0] not in args.only:
+            if title in kept:
+                sections.append(kept[title])
+            continue
         if args.skip_full and (command[0] in ("full_size.py", "precision.py") or "--full" in command):
             continue
         extra = ["--skip-full"] if args.skip_full and command[0] == "cpu_fastpath.py" else []
@@ -72,6 +79,12 @@ def main() -> None:
     )
     args.output.write_text(header + "\n".join(sections))
     print(f"wrote {args.output}", file=sys.stderr)
+
+
+def _reports(path: Path) -> dict[str, str]:
+    """The sections of an earlier report, by title."""
+    parts = path.read_text().split("\n## ")[1:] if path.exists() else []
+    return {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
 
 
 if __name__ == "__main__":
