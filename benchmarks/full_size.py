@@ -1,12 +1,13 @@
-"""Full-size compute on this machine: the 0.6B-Base talker's frames per second with random weights,
-with mlx's bundled BLAS and with OpenBLAS, side by side (each in its own process).
+"""Full-size compute on this machine: the 0.6B-Base talker's frames per second with random weights in
+mlx-audio's own `generate` loop (every step in mlx), with mlx's bundled BLAS and with OpenBLAS, side
+by side (each in its own process).
 
     .venv/bin/python benchmarks/full_size.py [--frames 12]
 
 The talker is built in memory at the released 0.6B dimensions (about 3.6 GB in fp32); the text
 tokenizer and a tiny speech decoder come from the test fixture, so the time is the autoregressive
-part alone (the decoder's own real-time factor is in benchmarks/cpu_fastpath.py). The PyTorch
-`qwen-tts` comparison is not run: its torchaudio needs a torch build this machine does not have.
+part alone. Our own loop's rate, with its numpy steps, is benchmarks/talker_steps.py; the comparison
+with the PyTorch reference is benchmarks/vs_reference.py.
 """
 
 from __future__ import annotations
