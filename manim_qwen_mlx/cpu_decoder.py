@@ -2,8 +2,9 @@
 
 After the transformer, the decoder upsamples 480x through four blocks (Snake activation, transposed
 convolution, three residual units of Snake, dilated convolution, Snake, pointwise convolution), then a
-last Snake and convolution. mlx's CPU ``sin`` takes ~20 ns a sample (numpy's vectorised one ~1 ns)
-and an im2col convolution copies its input seven times, so these stages took nine tenths of a decode.
+last Snake and convolution. mlx's CPU ``sin`` is ~28x slower than numpy's vectorised one
+(benchmarks/cpu_kernels.py) and an im2col convolution copies its input seven times, so these stages
+took most of a decode.
 Here each residual unit runs over the clip in chunks of a few megabytes, fused: Snake, convolution as
 one matrix product of the chunk's taps, Snake, pointwise product, residual. Temporaries stay
 chunk-sized whatever the clip's length, and the weights are zero-copy views of the loaded ones.

@@ -2,8 +2,8 @@
 
 Each generated frame runs the talker once and the code predictor fifteen times, one token at a time:
 matrix-vector products, bound by how fast the weights stream from memory. mlx's CPU backend hands
-them to BLAS as matrix-matrix products, which repack the weights (about 7 GB/s here); numpy calls
-the BLAS matrix-vector routine (about 22 GB/s, near the memory bus). So on the CPU, after mlx's
+them to BLAS as matrix-matrix products; numpy calls the matrix-vector routine, near the memory bus's
+speed (2.6x faster here: benchmarks/cpu_kernels.py). So on the CPU, after mlx's
 prefill, the steps run in numpy on zero-copy views of the model's own float32 weights: no second
 copy, the same arithmetic in float32. Sampling stays in mlx, so the random stream is the same.
 """
@@ -145,11 +145,11 @@ class CpuFrames:
             logits = head(self._predict(embed))
             codes.append(int(draw(mx.array(logits)[None]).item()))
             embed = self.embeddings[group][codes[-1]]
+        total = self.codec_embedding[codes[0]]
+        for group, code in enumerate(codes[1:]):  # summed in mlx's order, then the text added
+            total = total + self.embeddings[group][code]
         text = self.trailing[step] if step < len(self.trailing) else self.pad
-        inputs = text + self.codec_embedding[codes[0]]
-        for group, code in enumerate(codes[1:]):
-            inputs = inputs + self.embeddings[group][code]
-        return mx.array([codes], dtype=mx.int32), inputs
+        return mx.array([codes], dtype=mx.int32), text + total
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self.predictor.step(x if self.projection is None else self.projection(x))
