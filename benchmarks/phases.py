@@ -1,5 +1,6 @@
-"""Where one cloned narration's time goes in our pipeline, phase by phase, on a checkpoint folder (the
-full-size random one that benchmarks/vs_reference.py --checkpoint FOLDER keeps, or any other).
+"""Where one cloned narration's time (and mlx's transient memory) goes in our pipeline, phase by
+phase, on a checkpoint folder (the full-size random one that benchmarks/vs_reference.py --checkpoint
+FOLDER keeps, or any other).
 
     .venv/bin/python benchmarks/phases.py FOLDER [--frames 24]
 """
@@ -27,10 +28,13 @@ def main() -> None:
     from manim_qwen_mlx.voice import Voice
 
     def phase(name: str, work):  # type: ignore[no-untyped-def]
+        mx.reset_peak_memory()
+        held = mx.get_active_memory()
         started = time.perf_counter()
         result = work()
         mx.eval(result) if isinstance(result, mx.array) else None
-        print(f"{name:<44} {time.perf_counter() - started:6.1f} s")
+        extra = (mx.get_peak_memory() - held) / 1e9  # mlx's own buffers beyond what was held before
+        print(f"{name:<44} {time.perf_counter() - started:6.1f} s   mlx memory +{extra:.2f} GB at peak")
         return result
 
     model = phase("load", lambda: loader.load(args.checkpoint.resolve()))

@@ -21,6 +21,7 @@ from .settings import SynthesisSettings
 from .voice import Voice
 
 log = logging.getLogger(LOGGER_NAME)
+_warned_estimates: set[str] = set()  # missing aligners already warned about: a scene has many bookmarks
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,9 @@ def _align(
     try:
         model = aligner.load(bookmarks.aligner, allow_download)
     except (ModelNotAvailableError, ModelLoadError) as exc:
-        log.warning(
+        first = str(bookmarks.aligner) not in _warned_estimates
+        _warned_estimates.add(str(bookmarks.aligner))
+        (log.warning if first else log.debug)(
             "Bookmark times are estimated, not aligned: %s For exact timings run "
             "`manim-qwen-mlx download %s`, or pass bookmarks='estimate' to silence this.",
             exc,

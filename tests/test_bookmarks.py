@@ -82,6 +82,17 @@ def test_missing_aligner_falls_back_to_the_estimate_then_upgrades(
     assert json.loads((cache_dir / "cache.json").read_text())[0]["word_boundaries_method"] == "align"
 
 
+def test_a_missing_aligner_is_warned_about_once(
+    tiny_model: Path, reference: Path, cache_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=6, aligner=tmp_path / "none",
+                         cache_dir=cache_dir)
+    with caplog.at_level(logging.WARNING, logger="manim.qwen_mlx"):
+        for text in (TEXT, "Another <bookmark mark='C'/>narration of the scene."):
+            assert "word_boundaries" in svc._wrap_generate_from_text(text)
+    assert caplog.text.count("estimated, not aligned") == 1  # once per process, not once per narration
+
+
 def test_texts_without_bookmarks_get_no_boundaries(tiny_model: Path, reference: Path, cache_dir: Path) -> None:
     svc = QwenMLXService(model=tiny_model, ref_audio=reference, max_tokens=6, cache_dir=cache_dir)
     assert "word_boundaries" not in svc._wrap_generate_from_text("A plain sentence.")
