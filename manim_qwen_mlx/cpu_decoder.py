@@ -20,6 +20,8 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from .mlx_tree import NotFloat32, float32_view
+
 CHUNK_VALUES = 1 << 20  # floats in one chunk's taps (4 MiB): cache-sized, and few Python steps
 
 
@@ -32,7 +34,7 @@ class Snake:
 
     @classmethod
     def of(cls, layer: Any) -> Snake:
-        alpha, beta = _view(layer.alpha), _view(layer.beta)
+        alpha, beta = float32_view(layer.alpha), float32_view(layer.beta)
         return cls(np.exp(alpha), (1.0 / (np.exp(beta) + np.float32(layer.eps))).astype(np.float32))
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -58,8 +60,8 @@ class CausalConv:
     @classmethod
     def of(cls, conv: Any) -> CausalConv:
         out_channels, kernel, _ = conv.weight.shape
-        bias = _view(conv.bias) if "bias" in conv else None
-        return cls(_view(conv.weight).reshape(out_channels, -1), bias, kernel, int(conv.dilation))
+        bias = float32_view(conv.bias) if "bias" in conv else None
+        return cls(float32_view(conv.weight).reshape(out_channels, -1), bias, kernel, int(conv.dilation))
 
     @property
     def reach(self) -> int:
@@ -115,8 +117,8 @@ class Upsample:
     def __init__(self, snake: Any, upsample: Any) -> None:
         self.act = Snake.of(snake)
         conv = upsample.conv
-        self.weight = _view(conv.weight)  # [out, K, in]
-        self.bias = _view(conv.bias) if "bias" in conv else None
+        self.weight = float32_view(conv.weight)  # [out, K, in]
+        self.bias = float32_view(conv.bias) if "bias" in conv else None
         self.stride = int(conv.stride)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -188,16 +190,6 @@ def numpy_version(layer: Any) -> NumpyBlock | None:
             return NumpyBlock([OutputSnake(layer)])
         if isinstance(layer, DecoderOutputConv):
             return NumpyBlock([OutputConv(layer)])
-    except _NotFloat32:
+    except NotFloat32:
         return None
     return None
-
-
-class _NotFloat32(Exception):
-    pass
-
-
-def _view(array: mx.array) -> np.ndarray:
-    if array.dtype != mx.float32:
-        raise _NotFloat32
-    return np.asarray(array)

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import device
 from .defaults import FAST_CPU_ENV, LOGGER_NAME
+from .mlx_tree import NotFloat32, float32_view
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -53,11 +54,11 @@ class _Stack:
 
     def __init__(self, model: Any, config: Any, capacity: int) -> None:
         self.layers = [_layer(layer) for layer in model.layers]
-        self.norm = _view(model.norm.weight)
+        self.norm = float32_view(model.norm.weight)
         self.eps = float(config.rms_norm_eps)
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = config.head_dim
-        self.inv_freq = _view(model.rotary_emb._inv_freq).astype(np.float32)
+        self.inv_freq = float32_view(model.rotary_emb._inv_freq).astype(np.float32)
         shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
         self.keys, self.values = np.empty(shape, np.float32), np.empty(shape, np.float32)
         self.length = 0
@@ -68,8 +69,8 @@ class _Stack:
         if self.length > self.keys.shape[2]:
             raise ValueError(f"prefill of {self.length} tokens exceeds the store of {self.keys.shape[2]}")
         for index, layer_cache in enumerate(cache):
-            self.keys[index, :, : self.length] = _view(layer_cache.keys[0, :, : self.length])
-            self.values[index, :, : self.length] = _view(layer_cache.values[0, :, : self.length])
+            self.keys[index, :, : self.length] = float32_view(layer_cache.keys[0, :, : self.length])
+            self.values[index, :, : self.length] = float32_view(layer_cache.values[0, :, : self.length])
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """The final-norm hidden state for one more token [D]."""
@@ -110,13 +111,13 @@ class CpuFrames:
         # Sized for the longest generation; pages are only touched as tokens arrive.
         self.talker = _Stack(talker.model, model.config.talker_config, prompt.embeds.shape[1] + max_frames)
         self.codec_head = _linear(talker.codec_head)
-        self.codec_embedding = _view(talker.model.codec_embedding.weight)
+        self.codec_embedding = float32_view(talker.model.codec_embedding.weight)
         predictor = talker.code_predictor
         projection = predictor.small_to_mtp_projection
         self.projection = None if projection is None else _linear(projection)
         self.predictor = _Stack(predictor.model, predictor.config, model.config.talker_config.num_code_groups)
         self.heads = [_linear(head) for head in predictor.lm_head]
-        self.embeddings = [_view(embedding.weight) for embedding in predictor.model.codec_embedding]
+        self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
         self.trailing = np.asarray(prompt.trailing[0])
         self.pad = np.asarray(prompt.pad).reshape(-1)
 
@@ -162,40 +163,26 @@ def frames_for(model: Any, prompt: Any, max_frames: int) -> CpuFrames | None:
         return None
     try:
         return CpuFrames(model, prompt, max_frames)
-    except _NotViewable as exc:
+    except NotFloat32 as exc:
         log.debug("single-token steps stay in mlx: %s", exc)
         return None
 
 
-class _NotViewable(Exception):
-    pass
-
-
-def _view(array: Any) -> np.ndarray:
-    import mlx.core as mx
-
-    if array.dtype != mx.float32:
-        raise _NotViewable(f"weights are {array.dtype}, not float32")
-    return np.asarray(array)
-
-
 def _linear(layer: Any) -> _Linear:
-    if "weight" not in layer or "scales" in layer:
-        raise _NotViewable("quantized layers")
-    return _Linear(_view(layer.weight), _view(layer.bias) if "bias" in layer else None)
+    return _Linear(float32_view(layer.weight), float32_view(layer.bias) if "bias" in layer else None)
 
 
 def _layer(layer: Any) -> _Layer:
     attention, mlp = layer.self_attn, layer.mlp
     return _Layer(
-        input_norm=_view(layer.input_layernorm.weight),
+        input_norm=float32_view(layer.input_layernorm.weight),
         q=_linear(attention.q_proj),
         k=_linear(attention.k_proj),
         v=_linear(attention.v_proj),
         o=_linear(attention.o_proj),
-        q_norm=_view(attention.q_norm.weight),
-        k_norm=_view(attention.k_norm.weight),
-        post_norm=_view(layer.post_attention_layernorm.weight),
+        q_norm=float32_view(attention.q_norm.weight),
+        k_norm=float32_view(attention.k_norm.weight),
+        post_norm=float32_view(layer.post_attention_layernorm.weight),
         gate=_linear(mlp.gate_proj),
         up=_linear(mlp.up_proj),
         down=_linear(mlp.down_proj),

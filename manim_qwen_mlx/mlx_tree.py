@@ -1,9 +1,24 @@
 """Walking a loaded mlx-audio model: the modules and module lists below a root, for the passes that
-replace layers in place (cpu_fastpath, precision)."""
+replace layers in place (cpu_fastpath, precision), and numpy views of its weights (the CPU path)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
+
+
+class NotFloat32(Exception):
+    """A weight numpy cannot read in place: quantized, bfloat16 or float16."""
+
+
+def float32_view(array: Any) -> np.ndarray:
+    """A zero-copy numpy view of a float32 mlx array (evaluated first if it is lazy)."""
+    import mlx.core as mx
+
+    if array.dtype != mx.float32:
+        raise NotFloat32(f"weights are {array.dtype}, not float32")
+    return np.asarray(array)
 
 
 def containers(root: Any) -> list[Any]:

@@ -67,13 +67,12 @@ def map_text_embedding(model: Any, folder: Path) -> bool:
     applies and the stored tensor is what the model holds. Returns whether it did."""
     if not precision.policy().float32:
         return False  # on a GPU the stored precision stays in memory, as mlx-audio loads it
-    embedding = model.talker.model.text_embedding
     found = locate(folder, NAME)
-    if found is None or "weight" not in embedding or "scales" in embedding:
+    if found is None:
         return False
     file, dtype, shape, offset = found
-    if dtype not in _STORED or shape != tuple(embedding.weight.shape):
-        return False
+    if dtype not in _STORED or shape != tuple(model.talker.model.text_embedding.weight.shape):
+        return False  # a packed (quantized) table, or not the tensor the model holds
     rows = np.memmap(file, dtype=_STORED[dtype], mode="r", offset=offset, shape=shape)
     # Set as a plain attribute: the module list keeps only mlx modules, and this one has no parameters.
     object.__setattr__(model.talker.model, "text_embedding", FileEmbedding(rows, dtype == "BF16"))
