@@ -23,13 +23,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
-    from manim_qwen_mlx import engine
-    from manim_qwen_mlx.model_ref import ModelRef
-    from manim_qwen_mlx.settings import SynthesisSettings
-    from manim_qwen_mlx.voice import Voice
+    blas.prepare_blas()
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SynthesisSettings
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.synthesis import engine
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         if args.model is None:
@@ -53,7 +53,7 @@ def main() -> None:
             times[size] = time.perf_counter() - started
     print(
         f"{args.segments} narrations, {args.frames} frames each, model {Path(args.model).name}, "
-        f"BLAS: {cpu_fastpath.prepare_blas()}"
+        f"BLAS: {blas.prepare_blas()}"
     )
     print(f"{'batch size':<12}{'seconds':>9}{'vs batch 1':>12}")
     for size, seconds in times.items():

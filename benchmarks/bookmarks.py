@@ -28,9 +28,9 @@ SENTENCE = "The quick brown fox jumps over the lazy dog while seven small birds 
 def aligner_cost(work: Path) -> float:
     from fixtures.tiny_forced_aligner import build_aligner
 
-    from manim_qwen_mlx import aligner
-    from manim_qwen_mlx.model_ref import ModelRef
-    from manim_qwen_mlx.timing import Span
+    from manim_qwen_mlx.companions import aligner
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.timing import Span
 
     model = aligner.load(ModelRef.resolve(build_aligner(work / "aligner")), allow_download=False)
     text = " ".join(["one two three four five"] * 5)
@@ -47,8 +47,8 @@ def estimate_error(work: Path) -> tuple[float, float, int]:
     import soundfile as sf
 
     from manim_qwen_mlx.audio import resample
-    from manim_qwen_mlx.dsp import speech_bounds
-    from manim_qwen_mlx.timing import Span, estimate
+    from manim_qwen_mlx.audio.dsp import speech_bounds
+    from manim_qwen_mlx.core.timing import Span, estimate
 
     gap = np.zeros(int(0.08 * RATE), dtype=np.float32)
     pieces, truth = [], []

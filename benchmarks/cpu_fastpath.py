@@ -24,17 +24,20 @@ CONFIGS = [("stock", "off"), ("stock", "openblas"), ("fast", "off"), ("fast", "o
 
 def worker(path: str, frames: int, full: bool) -> dict[str, float]:
     """Runs in a child process whose environment picks the BLAS and the conv path."""
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx import backends
+    from manim_qwen_mlx.backends import blas
+    from manim_qwen_mlx.backends.numpy_cpu.backend import swap_decoder_layers
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
     from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
     from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizerDecoder
 
-    from manim_qwen_mlx import engine, loader
-    from manim_qwen_mlx.model_ref import ModelRef
-    from manim_qwen_mlx.settings import SynthesisSettings
-    from manim_qwen_mlx.voice import Voice
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SynthesisSettings
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import engine
 
     result: dict[str, float] = {}
     model = loader.load(Path(path))  # swaps the tiny decoder's convs when MANIM_QWEN_MLX_FAST_CPU != 0
@@ -44,7 +47,8 @@ def worker(path: str, frames: int, full: bool) -> dict[str, float]:
         mx.eval(decoder.parameters())
         holder = type("Holder", (), {})()
         holder.speech_tokenizer = type("ST", (), {"decoder": decoder})()
-        cpu_fastpath.accelerate_decoder(holder)
+        if backends.choose().name == "numpy-cpu":  # the stock arms keep mlx-audio's layers
+            swap_decoder_layers(holder)
         result["full_decoder_rtf"] = _decoder_rtf(decoder, frames, mx)
     voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
     settings = SynthesisSettings(max_tokens=frames)

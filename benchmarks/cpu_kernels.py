@@ -23,9 +23,9 @@ def seconds(work: Callable[[], object], rounds: int = 5) -> float:
 
 
 def main() -> None:
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends.blas import prepare_blas
 
-    blas = cpu_fastpath.prepare_blas()
+    blas = prepare_blas()
     import mlx.core as mx
     import numpy as np
 

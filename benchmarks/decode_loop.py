@@ -33,8 +33,9 @@ def full_size(tiny: Path) -> Any:
     from mlx_audio.tts.models.qwen3_tts.config import ModelConfig
     from mlx_audio.tts.models.qwen3_tts.qwen3_tts import Model
 
-    from manim_qwen_mlx import cpu_fastpath, loader, model_fixes
-    from manim_qwen_mlx.voice_prompt import VoicePromptStore
+    from manim_qwen_mlx import backends
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.model.adapt import adapt
 
     small = json.loads((tiny / "config.json").read_text())
     config = {**small, "talker_config": {**small["talker_config"], **TALKER}, "tts_model_size": "0b6"}
@@ -42,11 +43,9 @@ def full_size(tiny: Path) -> Any:
     model = Model(ModelConfig.from_dict(config))
     mx.eval(model.parameters())
     donor = loader.load(tiny)
-    model.tokenizer, model.speech_tokenizer = donor.tokenizer, donor.speech_tokenizer
-    model_fixes.apply(model)
-    cpu_fastpath.accelerate_decoder(model)
-    model.voice_prompts = VoicePromptStore(model, "benchmark")
-    return model
+    # The donor's tokenizers are adapted already; the new talker goes through the same pipeline.
+    model.tokenizer, model.speech_tokenizer = donor.module.tokenizer, donor.speech_tokenizer
+    return adapt(model, tiny, backends.choose())
 
 
 def main() -> None:
@@ -55,15 +54,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
     import numpy as np
     from fixtures.tiny_qwen3_tts import build_checkpoint
 
-    from manim_qwen_mlx import audio, decode, loader, prompt, sentence
-    from manim_qwen_mlx.voice import Voice
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
         tiny = build_checkpoint(Path(tmp) / "tiny")
@@ -89,8 +90,8 @@ def main() -> None:
             return np.array(result.codes)
 
         def stock() -> np.ndarray:
-            list(model.generate(text=TEXT, ref_audio=mx.array(clip), ref_text=voice.ref_text, temperature=0.0,
-                                repetition_penalty=1.5, max_tokens=args.frames, verbose=False))
+            list(model.module.generate(text=TEXT, ref_audio=mx.array(clip), ref_text=voice.ref_text, temperature=0.0,
+                                       repetition_penalty=1.5, max_tokens=args.frames, verbose=False))
             return decoded[-1][0, spoken.ref_codes.shape[2] :]
 
         same = np.array_equal(ours(), stock())  # also the warm-up of both

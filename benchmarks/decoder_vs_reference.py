@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 OURS = """
 import json, sys, time
-from manim_qwen_mlx import cpu_fastpath; cpu_fastpath.prepare_blas()
+from manim_qwen_mlx.backends.blas import prepare_blas; prepare_blas()
 import mlx.core as mx, numpy as np
 from pathlib import Path
-from manim_qwen_mlx import decode, loader
+from manim_qwen_mlx.synthesis import decode
+from manim_qwen_mlx.model import loader
 model = loader.load(Path(sys.argv[1]))
 codes = mx.array(np.load(sys.argv[2]))
 times = []

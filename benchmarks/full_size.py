@@ -44,9 +44,9 @@ TALKER = {
 
 
 def worker(tiny: str, frames: int) -> dict[str, float]:
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends.blas import prepare_blas
 
-    blas = cpu_fastpath.prepare_blas()
+    blas = prepare_blas()
     import mlx.core as mx
     from mlx_audio.tts.models.qwen3_tts.config import ModelConfig
     from mlx_audio.tts.models.qwen3_tts.qwen3_tts import Model
@@ -56,10 +56,10 @@ def worker(tiny: str, frames: int) -> dict[str, float]:
     config["speaker_encoder_config"] = {**small["speaker_encoder_config"], "enc_dim": 1024}
     model = Model(ModelConfig.from_dict(config))
     mx.eval(model.parameters())
-    from manim_qwen_mlx import loader
+    from manim_qwen_mlx.model import loader
 
     donor = loader.load(Path(tiny).resolve())  # tokenizer and a tiny speech decoder
-    model.tokenizer, model.speech_tokenizer = donor.tokenizer, donor.speech_tokenizer
+    model.tokenizer, model.speech_tokenizer = donor.module.tokenizer, donor.speech_tokenizer
     list(model.generate(text="Warm up.", max_tokens=2, voice=None))
     started = time.perf_counter()
     results = list(model.generate(text="A circle. Watch it grow.", max_tokens=frames, voice=None))

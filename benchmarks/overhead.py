@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
     import numpy as np
     import soundfile as sf
@@ -94,7 +94,7 @@ def main() -> None:
                 memory[i] = rss_mb()
     print(
         f"{args.rounds} rounds x {args.segments} segments, {args.frames} frames each, model {Path(args.model).name}, "
-        f"BLAS: {cpu_fastpath.prepare_blas()}"
+        f"BLAS: {blas.prepare_blas()}"
     )
     print(f"stock mlx-audio generate: {direct:.2f} s")
     print(f"QwenMLXService (cache cold): {plugin:.2f} s")

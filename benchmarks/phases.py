@@ -19,13 +19,15 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--frames", type=int, default=24)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
 
-    from manim_qwen_mlx import audio, decode, loader, prompt, sentence
-    from manim_qwen_mlx.voice import Voice
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
     def phase(name: str, work):  # type: ignore[no-untyped-def]
         mx.reset_peak_memory()
@@ -42,8 +44,8 @@ def main() -> None:
     assert voice.ref_audio is not None
     clip = audio.load_reference(voice.ref_audio)
     samples = mx.array(clip)
-    phase("reference codes (speech tokenizer encoder)", lambda: model.speech_tokenizer.encode(samples[None, None]))
-    phase("speaker embedding", lambda: model.extract_speaker_embedding(samples))
+    phase("reference codes (speech tokenizer encoder)", lambda: model.reference_codes(samples))
+    phase("speaker embedding", lambda: model.speaker_embedding(samples))
     spoken = sentence.voice_prompt(model, "clone", clip, voice.ref_text)
     built = prompt.build(model, "A circle grows slowly on the screen.", spoken, "auto", False)
     sampling = decode.Sampling(0.9, 50, 1.0, 1.05)

@@ -27,9 +27,9 @@ ARMS = ("float32", "8-bit, policy", "8-bit, kept")
 
 
 def worker(tiny: str, arm: str, frames: int) -> dict[str, float]:
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
     import mlx.nn as nn
     from full_size import TALKER
@@ -38,7 +38,11 @@ def worker(tiny: str, arm: str, frames: int) -> dict[str, float]:
     from mlx_audio.tts.models.qwen3_tts.config import ModelConfig
     from mlx_audio.tts.models.qwen3_tts.qwen3_tts import Model
 
-    from manim_qwen_mlx import decode, loader, precision, prompt
+    from manim_qwen_mlx import backends
+    from manim_qwen_mlx.backends import precision
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
+    from manim_qwen_mlx.synthesis import decode, prompt
 
     small = json.loads((Path(tiny) / "config.json").read_text())
     config = {**small, "talker_config": {**small["talker_config"], **TALKER}, "tts_model_size": "0b6"}
@@ -51,12 +55,15 @@ def worker(tiny: str, arm: str, frames: int) -> dict[str, float]:
         model.update(tree_map_bf16(model.parameters()))
         nn.quantize(model, group_size=64, bits=8, class_predicate=build_quant_predicate(model))
         mx.eval(model.parameters())
-        precision.to_float32(model)  # the policy; a no-op with MANIM_QWEN_MLX_PRECISION=keep
+        if backends.choose().float32:  # the policy: not with MANIM_QWEN_MLX_PRECISION=keep
+            precision.to_float32(model)
         mx.eval(model.parameters())
     convert_seconds = time.perf_counter() - started
     weights_gb = sum(v.nbytes for _, v in tree_flatten(model.parameters())) / 1e9
     donor = loader.load(Path(tiny).resolve())
-    model.tokenizer, model.speech_tokenizer = donor.tokenizer, donor.speech_tokenizer
+    model.tokenizer, model.speech_tokenizer = donor.module.tokenizer, donor.speech_tokenizer
+    # Our view of it, with the backend the policy chooses (its steps: numpy on float32 weights, else mlx).
+    model = LoadedTTS(model, TTSConfig.of(model.config), backends.choose(), donor.voice_prompts, donor.path)
     built = prompt.build(model, "A circle. Watch it grow, slowly and steadily.", prompt.VoicePrompt(), "auto", False)
     greedy = decode.Sampling(0.0, 0, 1.0)
     decode.generate(model, built, greedy, greedy, 1)  # warm-up

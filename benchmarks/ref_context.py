@@ -30,14 +30,16 @@ def main() -> None:
     parser.add_argument("--gen-frames", type=int, default=38, help="3 s of narration")
     parser.add_argument("--contexts", default="0,12,25,50,100")
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx import backends
+    from manim_qwen_mlx.backends import blas
+    from manim_qwen_mlx.backends.numpy_cpu.backend import swap_decoder_layers
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
 
     if args.model:
-        from manim_qwen_mlx import loader
         from manim_qwen_mlx.audio import load_reference
+        from manim_qwen_mlx.model import loader
 
         model = loader.load(args.model.resolve())
         decoder = model.speech_tokenizer.decoder
@@ -51,7 +53,8 @@ def main() -> None:
         decoder = Qwen3TTSSpeechTokenizerDecoder(Qwen3TTSTokenizerDecoderConfig())
         mx.eval(decoder.parameters())
         holder = type("Holder", (), {"speech_tokenizer": type("ST", (), {"decoder": decoder})()})()
-        cpu_fastpath.accelerate_decoder(holder)
+        if backends.choose().name == "numpy-cpu":  # the stock arms keep mlx-audio's layers
+            swap_decoder_layers(holder)
         ref = mx.random.randint(1, 2048, (1, 16, args.ref_frames))
     gen = mx.random.randint(1, 2048, (1, 16, args.gen_frames))
 

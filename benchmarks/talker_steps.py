@@ -54,15 +54,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     import mlx.core as mx
     import numpy as np
 
-    from manim_qwen_mlx import audio, decode, loader, prompt, sentence
-    from manim_qwen_mlx.defaults import FAST_CPU_ENV
-    from manim_qwen_mlx.voice import Voice
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
     model = loader.load(args.checkpoint.resolve())
     voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")

@@ -27,9 +27,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from manim_qwen_mlx import cpu_fastpath
+    from manim_qwen_mlx.backends import blas
 
-    cpu_fastpath.prepare_blas()
+    blas.prepare_blas()
     sys.path.insert(0, str(REPO / "tests"))
     from fixtures.tiny_forced_aligner import build_qwen3_asr
     from fixtures.tiny_qwen3_tts import build_checkpoint

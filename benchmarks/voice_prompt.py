@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, sys, time
 from pathlib import Path
-from manim_qwen_mlx import QwenMLXService, loader
+from manim_qwen_mlx import QwenMLXService
+from manim_qwen_mlx.model import loader
 svc = QwenMLXService(model=sys.argv[1], ref_audio=sys.argv[2], max_tokens=12, cache_dir=sys.argv[3])
 loader.load(Path(sys.argv[1]).resolve())
 started = time.perf_counter()

@@ -28,12 +28,12 @@ BUILT = "FULL_SIZE_COMPLETE_2"  # 2: the speech tokenizer's weights are fan-in s
 OURS = """
 import json, sys, time
 started = time.perf_counter()
-from manim_qwen_mlx import cpu_fastpath; cpu_fastpath.prepare_blas()
+from manim_qwen_mlx.backends.blas import prepare_blas; prepare_blas()
 from pathlib import Path
-from manim_qwen_mlx import engine
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.synthesis import engine
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
 voice, ref = Voice.from_options(sys.argv[2]), ModelRef.resolve(sys.argv[1])
 settings = SynthesisSettings(max_tokens=int(sys.argv[3]))
 times = []

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import quiet_sox
-from .errors import (
+from manim_qwen_mlx import quiet_sox
+from manim_qwen_mlx.core.errors import (
     CacheError,
     InvalidTextError,
     ModelLoadError,
@@ -25,7 +25,7 @@ from .errors import (
 quiet_sox.install()
 
 if TYPE_CHECKING:
-    from .service import QwenMLXService
+    from manim_qwen_mlx.voiceover.service import QwenMLXService
 
 __all__ = [
     "CacheError",
@@ -44,7 +44,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "QwenMLXService":
-        from .service import QwenMLXService
+        from manim_qwen_mlx.voiceover.service import QwenMLXService
 
         return QwenMLXService
     raise AttributeError(f"module 'manim_qwen_mlx' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from manim_qwen_mlx.options import markdown_table
+from manim_qwen_mlx.core.options import markdown_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"(<!-- options:start -->\n).*?(<!-- options:end -->)", re.S)

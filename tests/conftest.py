@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from manim_qwen_mlx import cpu_fastpath
+from manim_qwen_mlx.backends import blas
 
 # OpenBLAS must load before anything imports mlx, so this comes before every other test import.
-cpu_fastpath.prepare_blas()  # the suite uses the CPU fast path, as the product does by default
+blas.prepare_blas()  # the suite uses the CPU fast path, as the product does by default
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MANIM_QWEN_MLX_OFFLINE"] = "1"

@@ -6,8 +6,8 @@ import zlib
 
 import numpy as np
 
-from manim_qwen_mlx.engine import Speech
-from manim_qwen_mlx.timing import Span
+from manim_qwen_mlx.core.timing import Span
+from manim_qwen_mlx.synthesis.engine import Speech
 
 
 class FakeEngine:

@@ -8,7 +8,7 @@ import wave
 from pathlib import Path
 
 from manim_qwen_mlx.cache import NarrationCache
-from manim_qwen_mlx.key import cache_key
+from manim_qwen_mlx.cache.key import cache_key
 
 
 def assert_cache_invariants(directory: Path) -> list[dict]:

@@ -8,11 +8,12 @@ import pytest
 import soundfile as sf
 from conftest import FRAMES
 
-from manim_qwen_mlx import InvalidTextError, QwenMLXService, ReferenceAudioError, engine
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.text import split_sentences
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx import InvalidTextError, QwenMLXService, ReferenceAudioError
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.text import split_sentences
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis import engine
 
 RATE = 24_000
 SHORT = SynthesisSettings(max_tokens=FRAMES)

@@ -10,7 +10,7 @@ from conftest import REPO, render_scene
 from manim_voiceover.tracker import TimeInterpolator
 
 from manim_qwen_mlx import QwenMLXService
-from manim_qwen_mlx.text import remove_bookmarks
+from manim_qwen_mlx.core.text import remove_bookmarks
 
 TEXT = "This is a <bookmark mark='A'/>triangle and this is a <bookmark mark='B'/>square."
 

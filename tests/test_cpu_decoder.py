@@ -10,7 +10,8 @@ from mlx.utils import tree_map
 from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
 from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizerDecoder
 
-from manim_qwen_mlx import cpu_decoder, device
+from manim_qwen_mlx.backends import device
+from manim_qwen_mlx.backends.numpy_cpu import decoder as cpu_decoder
 
 
 def _decoder(config: Qwen3TTSTokenizerDecoderConfig) -> Any:
@@ -65,7 +66,7 @@ def test_stages_read_the_loaded_weights_in_place() -> None:
 
 def test_the_decoder_can_be_called_directly_after_the_swap(tiny_model: Path) -> None:
     """mlx-audio's own paths call the decoder (an mx.compile wrapper when loaded) directly."""
-    from manim_qwen_mlx import loader
+    from manim_qwen_mlx.model import loader
 
     decoder = loader.load(tiny_model).speech_tokenizer.decoder
     assert any(isinstance(layer, cpu_decoder.NumpyBlock) for layer in decoder.decoder) == device.is_cpu()

@@ -12,11 +12,14 @@ from conftest import FRAMES
 from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
 from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizerDecoder
 
-from manim_qwen_mlx import cpu_fastpath, device, engine, loader
-from manim_qwen_mlx.fast_conv import FastConv1d, FastConvTranspose1d
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx import backends
+from manim_qwen_mlx.backends import blas, device
+from manim_qwen_mlx.backends.numpy_cpu.conv import FastConv1d, FastConvTranspose1d
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.synthesis import engine
 
 
 def _layer_shapes(config: Qwen3TTSTokenizerDecoderConfig) -> set[tuple]:
@@ -83,14 +86,14 @@ def test_no_swap_off_the_cpu(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) 
 
     model = load_model(tiny_model)
     monkeypatch.setattr(device, "is_cpu", lambda: False)
-    assert cpu_fastpath.accelerate_decoder(model) == 0
+    model = backends.choose().after_fixes(model)
     assert not any(
         isinstance(m, (FastConv1d, FastConvTranspose1d)) for _, m in model.speech_tokenizer.decoder.named_modules()
     )
 
 
 def _blas_report(env: dict[str, str], first: str = "") -> str:
-    code = f"{first}\nfrom manim_qwen_mlx import cpu_fastpath\nprint(cpu_fastpath.prepare_blas())"
+    code = f"{first}\nfrom manim_qwen_mlx.backends.blas import prepare_blas\nprint(prepare_blas())"
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -102,7 +105,7 @@ def _blas_report(env: dict[str, str], first: str = "") -> str:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the system OpenBLAS is a Linux remedy")
 def test_openblas_is_loaded_before_mlx_when_present() -> None:
-    library = cpu_fastpath.find_openblas()
+    library = blas.find_openblas()
     report = _blas_report({"MANIM_QWEN_MLX_BLAS": ""})
     assert report == (
         f"OpenBLAS {library}" if library else "mlx's bundled reference BLAS (slow: install libopenblas0-pthread)"

@@ -1,5 +1,6 @@
 """Our decoding loop on the tiny checkpoint: the official policy, rule by rule, and both prompt layouts."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -8,24 +9,32 @@ import mlx.nn as nn
 import numpy as np
 import pytest
 
-from manim_qwen_mlx import audio, decode, loader, prompt, sentence
-from manim_qwen_mlx.defaults import FAST_CPU_ENV
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx import audio, backends
+from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model: Path) -> Any:
+def loaded(tiny_model: Path) -> Any:
     return loader.load(tiny_model)
 
 
+@pytest.fixture
+def model(loaded: Any, steps: str) -> Any:
+    """The loaded model with the backend a load would choose under ``steps``' setting."""
+    return replace(loaded, backend=backends.choose())
+
+
 @pytest.fixture(scope="module")
-def clone(model: Any) -> prompt.VoicePrompt:
+def clone(loaded: Any) -> prompt.VoicePrompt:
     voice = Voice.from_options(Path(__file__).parents[1] / "example_scenes" / "voices" / "espeak.wav")
     assert voice.ref_audio is not None
-    return sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    return sentence.voice_prompt(loaded, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
 
 
 @pytest.fixture(autouse=True, params=["numpy steps", "mlx steps"])
@@ -72,7 +81,7 @@ def test_penalty_formula_covers_the_whole_history() -> None:
 def test_end_of_speech_waits_for_two_frames(
     model: Any, clone: prompt.VoicePrompt, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eos = model.config.talker_config.codec_eos_token_id
+    eos = model.config.codec_eos_id
     _bias_first_codebook(model, {eos: 1e4}, monkeypatch)  # a model that wants to stop at once
     built = prompt.build(model, "Hi.", clone, "auto", False)
     result = decode.generate(model, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
@@ -121,8 +130,8 @@ def test_subtalker_options_default_to_the_talkers() -> None:
 
 def test_prompt_layouts(model: Any, clone: prompt.VoicePrompt) -> None:
     text, ref_text = "A circle.", clone.ref_text or ""
-    spoken = len(model.tokenizer.encode(text))
-    ref = len(model.tokenizer.encode(ref_text))
+    spoken = len(model.encode_text(text))
+    ref = len(model.encode_text(ref_text))
     frames = clone.ref_codes.shape[2]
     prefix = 3 + 5  # role; think, think-bos, think-eos, speaker, pad (bos comes with the codec)
     flat = prompt.build(model, text, clone, "auto", streaming=False)
@@ -133,6 +142,6 @@ def test_prompt_layouts(model: Any, clone: prompt.VoicePrompt) -> None:
     assert interleaved.embeds.shape[1] == prefix + codec_len
     assert interleaved.trailing.shape[1] == max(text_len - codec_len, 1)
     preset_like = prompt.build(model, text, prompt.VoicePrompt(instruct="calm"), "auto", streaming=True)
-    instruct = len(model.tokenizer.encode("<|im_start|>user\ncalm<|im_end|>\n"))
+    instruct = len(model.encode_text("<|im_start|>user\ncalm<|im_end|>\n"))
     assert preset_like.embeds.shape[1] == instruct + 3 + 4 + 1  # no speaker; first text token with bos
     assert preset_like.trailing.shape[1] == spoken  # the rest of the text, then tts-eos

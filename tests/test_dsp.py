@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from conftest import FRAMES
 
-from manim_qwen_mlx import SynthesisError, decode, engine
-from manim_qwen_mlx.dsp import speech_bounds, stretch
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx import SynthesisError
+from manim_qwen_mlx.audio.dsp import speech_bounds, stretch
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis import decode, engine
 
 RATE = 24_000
 

@@ -14,13 +14,11 @@ from manim_qwen_mlx import (
     ReferenceAudioError,
     SynthesisError,
     VoiceError,
-    decode,
-    engine,
-    prompt,
 )
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis import decode, engine, prompt
 
 SAMPLES_PER_FRAME = 1920
 SHORT = SynthesisSettings(max_tokens=FRAMES)

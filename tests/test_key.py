@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from manim_qwen_mlx.key import cache_key, input_data
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.cache.key import cache_key, input_data
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
 
 
 def _key(text: str, voice: Voice, settings: SynthesisSettings, model: ModelRef) -> str:

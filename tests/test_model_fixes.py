@@ -12,7 +12,8 @@ from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig
 from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import DecoderTransformer
 from scipy.signal import get_window
 
-from manim_qwen_mlx import loader, model_fixes
+from manim_qwen_mlx.model import fixes as model_fixes
+from manim_qwen_mlx.model import loader
 
 
 def _decoder_transformer(window: int) -> DecoderTransformer:

@@ -8,13 +8,14 @@ import click
 import pytest
 from conftest import REPO
 
-from manim_qwen_mlx import QwenMLXService, SettingsError, takes
+from manim_qwen_mlx import QwenMLXService, SettingsError
 from manim_qwen_mlx.cli.download_cmd import download
 from manim_qwen_mlx.cli.say_cmd import say
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.options import OPTIONS, SETTING_OPTIONS, markdown_table
-from manim_qwen_mlx.quality import Thresholds
-from manim_qwen_mlx.settings import SynthesisSettings
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.options import OPTIONS, SETTING_OPTIONS, markdown_table
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.synthesis import takes
+from manim_qwen_mlx.synthesis.quality import Thresholds
 
 # Values unlike every default, of the right type, so that each one shows where it arrives.
 GIVEN = {

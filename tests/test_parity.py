@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from manim_qwen_mlx import decode, loader, prompt, sentence
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
 DATA = np.load(REPO / "tests" / "data" / "parity.npz")
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)

@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from manim_qwen_mlx import QwenMLXService, TranscriptError, asr, engine, takes
+from manim_qwen_mlx import QwenMLXService, TranscriptError
 from manim_qwen_mlx.audio import load_reference
 from manim_qwen_mlx.cache import NarrationCache
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.quality import Scores, Thresholds, normalize_words, pace, wer
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.timing import Span
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.companions import asr
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.timing import Span
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis import engine, takes
+from manim_qwen_mlx.synthesis.quality import Scores, Thresholds, normalize_words, pace, wer
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ TEXT = "A sentence of exactly forty-two spoken units, or so."
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTakes:
-    monkeypatch.setattr(engine, "usual_rate", lambda voice: 14.0)
+    monkeypatch.setattr(takes, "usual_rate", lambda voice: 14.0)
     return FakeTakes([])
 
 
@@ -82,7 +84,9 @@ def _best(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch, seconds: list[float]
     fake.seconds = seconds
     monkeypatch.setattr(engine, "synthesize", fake)
     voice = Voice(speaker="ryan")
-    return takes.best(TEXT, voice, SynthesisSettings(seed=10), ModelRef.resolve("org/m"), False, None, CHECKING)
+    speech, record = takes.best(TEXT, voice, SynthesisSettings(seed=10), ModelRef.resolve("org/m"), False, None,
+                                CHECKING)
+    return speech, record.to_json()  # as the cache entry stores it
 
 
 def test_a_failing_first_take_is_made_again_with_a_derived_seed(
@@ -116,13 +120,14 @@ class FakeRecognizer:
 
 def test_a_take_the_recognizer_mishears_is_made_again(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch) -> None:
     checking = takes.Checking(Thresholds(2.0, 0.0, 0.3), 3, pace=True, verify=True, asr=ModelRef.resolve("org/asr"))
-    monkeypatch.setattr(engine, "voice_similarity", lambda *args: None)
+    monkeypatch.setattr(takes, "voice_similarity", lambda *args: None)
     monkeypatch.setattr(asr, "load_or_warn", lambda ref, allow: object())
     monkeypatch.setattr(asr, "transcribe", FakeRecognizer(["something else entirely", TEXT.lower()]))
     fake.seconds = [3.0, 3.0]
     monkeypatch.setattr(engine, "synthesize", fake)
-    _, record = takes.best(TEXT, Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/m"), False, None,
+    _, checks = takes.best(TEXT, Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/m"), False, None,
                            checking)
+    record = checks.to_json()
     first, second = record["takes"]
     assert first["wer"] > 0.3 and "word error rate" in first["failures"][0] and first["heard"]
     assert second["wer"] == 0.0 and record["chosen"] == 1 and record["passed"]
@@ -138,11 +143,11 @@ def test_the_tiny_recognizer_runs_through_mlx_audios_loader(tiny_model: Path, ti
 
 def test_voice_similarity_of_a_clip_with_itself(tiny_model: Path, reference: Path) -> None:
     voice = Voice.from_options(reference)
-    same = engine.voice_similarity(voice, load_reference(reference), ModelRef.resolve(tiny_model))
+    same = takes.voice_similarity(voice, load_reference(reference), ModelRef.resolve(tiny_model))
     noise = np.random.default_rng(0).standard_normal(48_000).astype(np.float32) * 0.1
-    other = engine.voice_similarity(voice, noise, ModelRef.resolve(tiny_model))
+    other = takes.voice_similarity(voice, noise, ModelRef.resolve(tiny_model))
     assert same == pytest.approx(1.0, abs=1e-5) and other is not None and other < same
-    assert engine.voice_similarity(Voice(speaker="ryan"), noise, ModelRef.resolve(tiny_model)) is None
+    assert takes.voice_similarity(Voice(speaker="ryan"), noise, ModelRef.resolve(tiny_model)) is None
 
 
 def test_service_records_checks_and_can_turn_them_off(tiny_model: Path, reference: Path, tmp_path: Path) -> None:

@@ -14,21 +14,23 @@ import soundfile as sf
 from conftest import REPO, render_scene, run_cli
 from mlx.utils import tree_flatten
 
-from manim_qwen_mlx import cpu_fastpath, device, engine, loader, precision
+from manim_qwen_mlx.backends import device
 from manim_qwen_mlx.cache import NarrationCache
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.synthesis import engine
 
 LECTURE = REPO / "tests" / "scenes" / "lecture.py"
 
 
 def _quantized_layers(model: Any) -> int:
-    return sum(isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)) for _, m in model.named_modules())
+    return sum(isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)) for _, m in model.module.named_modules())
 
 
 def _float_dtypes(model: Any) -> set[str]:
-    return {str(v.dtype) for _, v in tree_flatten(model.parameters()) if mx.issubdtype(v.dtype, mx.floating)}
+    return {str(v.dtype) for _, v in tree_flatten(model.module.parameters()) if mx.issubdtype(v.dtype, mx.floating)}
 
 
 def test_fixtures_are_quantized_as_mlx_community_does(tiny_model_8bit: Path, tiny_aligner_4bit: Path) -> None:
@@ -60,9 +62,9 @@ def test_stored_precision_is_kept_when_asked_or_off_the_cpu(
         monkeypatch.setattr(device, "is_cpu", lambda: False)
     model = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / how)))
     assert _quantized_layers(model) >= 30 and "mlx.core.bfloat16" in _float_dtypes(model)
-    assert not precision.policy().float32
+    assert not model.backend.float32
     if how == "gpu":
-        assert cpu_fastpath.accelerate_decoder(model) == 0
+        assert not any(type(m).__name__.startswith("Fast") for _, m in model.speech_tokenizer.decoder.named_modules())
 
 
 def test_dequantized_talker_computes_what_the_quantized_one_does(

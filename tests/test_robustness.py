@@ -15,20 +15,21 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from invariants import assert_cache_invariants
 
-from manim_qwen_mlx import engine, narration
 from manim_qwen_mlx.cache import NarrationCache
-from manim_qwen_mlx.key import cache_key, canonical_json, input_data
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.text import BOOKMARK_RE, normalize
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.cache.key import cache_key, canonical_json, input_data
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.text import BOOKMARK_RE, normalize
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis import engine
+from manim_qwen_mlx.voiceover import narration
 
 MODEL = ModelRef.resolve("org/fake-model")
 VOICE = Voice(speaker="ryan")
 
 
 def _ensure(cache: NarrationCache, text: str) -> tuple[dict, bool]:
-    return narration.ensure(cache, text, normalize(text), VOICE, SynthesisSettings(), MODEL)
+    return narration.ensure(cache, narration.Narration(text, normalize(text), VOICE, SynthesisSettings(), MODEL))
 
 
 def _worker(directory: str, worker: int, count: int, shared: int, log: str) -> None:

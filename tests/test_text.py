@@ -1,4 +1,4 @@
-from manim_qwen_mlx.text import frame_cap, normalize, slug, split_sentences
+from manim_qwen_mlx.core.text import frame_cap, normalize, slug, split_sentences
 
 
 def test_normalize_removes_bookmarks_and_folds_whitespace() -> None:

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
-from manim_qwen_mlx import device, loader, text_rows
+from manim_qwen_mlx import backends
+from manim_qwen_mlx.backends import device
+from manim_qwen_mlx.backends.numpy_cpu import text_rows
+from manim_qwen_mlx.model import loader
 
 IDS = mx.array([[0, 5, 17, 3, 5]])
 
@@ -28,7 +31,7 @@ def test_rows_equal_the_stored_tensor_widened(which: str, request: pytest.Fixtur
     got = embedding(IDS)
     assert got.dtype == mx.float32
     np.testing.assert_array_equal(np.array(got), np.array(want))
-    names = dict(tree_flatten(model.parameters()))
+    names = dict(tree_flatten(model.module.parameters()))
     assert ("talker.model.text_embedding.weight" in names) != device.is_cpu()  # no copy held in memory
 
 
@@ -37,8 +40,22 @@ def test_kept_in_memory_on_a_gpu(tiny_model: Path, monkeypatch: pytest.MonkeyPat
 
     model = load_model(tiny_model)
     monkeypatch.setattr(device, "is_cpu", lambda: False)
-    assert not text_rows.map_text_embedding(model, tiny_model)
+    model = backends.choose().before_eval(model, tiny_model)
+    assert not isinstance(model.talker.model.text_embedding, text_rows.FileEmbedding)
     assert "text_embedding" in model.talker.model
+
+
+def test_kept_in_memory_with_the_fast_path_off(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MANIM_QWEN_MLX_FAST_CPU=0 keeps mlx-audio's layers, the text embedding included."""
+    import shutil
+
+    monkeypatch.setenv("MANIM_QWEN_MLX_FAST_CPU", "0")
+    model = loader.load(Path(shutil.copytree(tiny_model, tmp_path / "stock")))
+    assert model.backend.name == "mlx"
+    assert not isinstance(model.talker.get_text_embeddings(), text_rows.FileEmbedding)
+    assert "talker.model.text_embedding.weight" in dict(tree_flatten(model.module.parameters()))
 
 
 def test_a_checkpoint_it_cannot_read_keeps_the_loaded_tensor(tiny_model: Path, tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from manim_voiceover.tracker import TimeInterpolator
 
-from manim_qwen_mlx import aligner
-from manim_qwen_mlx.model_ref import ModelRef
-from manim_qwen_mlx.text import normalize, remove_bookmarks
-from manim_qwen_mlx.timing import Span, WordTime, boundaries, estimate, locate, words
+from manim_qwen_mlx.companions import aligner
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.text import normalize, remove_bookmarks
+from manim_qwen_mlx.core.timing import Span, WordTime, boundaries, estimate, locate, words
 
 RATE = 24_000
 TEXTS = [

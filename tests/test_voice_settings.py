@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from manim_qwen_mlx import ReferenceAudioError, SettingsError, TranscriptError, VoiceError
-from manim_qwen_mlx.settings import SynthesisSettings
-from manim_qwen_mlx.voice import Voice
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
 
 
 def test_clone_reads_the_sidecar_transcript(reference: Path) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from . import cache_cmd, doctor_cmd, download_cmd, precache_cmd, review_cmd, say_cmd
+from manim_qwen_mlx.cli import cache_cmd, doctor_cmd, download_cmd, precache_cmd, review_cmd, say_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -21,7 +21,7 @@ def cache() -> None:
 @friendly_errors
 def list_entries(cache_dir: Path | None) -> None:
     """One line per narration: duration, model, voice, text."""
-    from ..inventory import scan
+    from manim_qwen_mlx.cache.inventory import scan
 
     report = scan(resolve_cache_dir(cache_dir))
     for item in report.items:
@@ -34,7 +34,7 @@ def list_entries(cache_dir: Path | None) -> None:
 @friendly_errors
 def info(cache_dir: Path | None) -> None:
     """Where the cache is, how many entries it has and how much audio."""
-    from ..inventory import scan
+    from manim_qwen_mlx.cache.inventory import scan
 
     report = scan(resolve_cache_dir(cache_dir))
     counts: dict[str, int] = {}
@@ -54,8 +54,8 @@ def info(cache_dir: Path | None) -> None:
 @friendly_errors
 def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool) -> None:
     """Remove our entries (and audio) that none of SCENE_FILES uses any more."""
-    from ..collect import run_scenes
-    from ..inventory import prune_unused
+    from manim_qwen_mlx.cache.inventory import prune_unused
+    from manim_qwen_mlx.voiceover.collect import run_scenes
 
     used: set[str] = set()
     for scene_file in scene_files:
@@ -70,7 +70,7 @@ def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool) 
 @friendly_errors
 def clear(cache_dir: Path | None, yes: bool) -> None:
     """Delete all our narration from the cache (needs --yes; asks nothing)."""
-    from ..inventory import clear as clear_all
+    from manim_qwen_mlx.cache.inventory import clear as clear_all
 
     if not yes:
         raise click.UsageError("clear deletes every narration of ours: pass --yes to do it.")

@@ -17,7 +17,7 @@ MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 @friendly_errors
 def doctor(model: str) -> None:
     """Versions, the MLX device, the CPU BLAS on Linux, and whether the model is available."""
-    from ..doctor import run_checks
+    from manim_qwen_mlx.model.doctor import run_checks
 
     checks = run_checks(model)
     for check in checks:

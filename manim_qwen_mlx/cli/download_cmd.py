@@ -15,8 +15,8 @@ from .options import model_option, options_of
 @friendly_errors
 def download(model_name: str | None, model: str, revision: str | None) -> None:
     """Download MODEL_NAME (default: --model) into the Hugging Face cache and check it."""
-    from .. import loader
-    from ..model_ref import ModelRef
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.model import loader
 
     ref = ModelRef.resolve(model_name or model, revision)
     path = loader.resolve_path(ref, allow_download=True)

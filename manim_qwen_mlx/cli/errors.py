@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import QwenMLXError
+from manim_qwen_mlx.core.errors import QwenMLXError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

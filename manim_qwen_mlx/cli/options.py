@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..options import BY_NAME, OPTIONS, Option, shown_default
+from manim_qwen_mlx.core.options import BY_NAME, OPTIONS, Option, shown_default
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import click
 
+from manim_qwen_mlx.core.defaults import BATCH_SIZE_ENV
+from manim_qwen_mlx.core.options import BY_NAME
+
 from .errors import friendly_errors
 
 
@@ -24,17 +27,12 @@ from .errors import friendly_errors
     "--batch-size",
     type=click.IntRange(1, 64),
     default=1,
-    envvar="MANIM_QWEN_MLX_BATCH_SIZE",
+    envvar=BATCH_SIZE_ENV,
     show_envvar=True,
     help="Narrations per batch generation. >1 is faster on a GPU and slower on the CPU; batched audio is "
     "not bit-identical to one-by-one synthesis.",
 )
-@click.option(
-    "--verify",
-    is_flag=True,
-    help="Score every new take's voice similarity to the reference clip too (a speaker-encoder pass per take); "
-    "failing takes are made again with derived seeds.",
-)
+@click.option("--verify", is_flag=True, help=BY_NAME["verify"].help + " (for every new take, whatever the scene says)")
 @friendly_errors
 def precache(
     scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None, batch_size: int, verify: bool
@@ -45,7 +43,7 @@ def precache(
     narration is synthesized in this one process, one model load per model, and stored as each
     segment finishes: Ctrl-C loses at most the segment in flight, and running again continues.
     """
-    from .. import precache as library
+    from manim_qwen_mlx.voiceover import precache as library
 
     if check:
         todo = library.missing(scene_file, scene_names)
@@ -90,13 +88,13 @@ def precache(
     )
     for text, failures in summary.flagged:
         click.echo(f"check failed in every take, best kept: {text[:60]!r} ({failures})", err=True)
-    errors: list[str] = []
+    reasons: list[str] = []
     for text, error in summary.failed:
         click.echo(f"failed: {text[:70]!r}", err=True)
-        if error not in errors:
-            errors.append(error)
-    for error in errors:
-        click.echo(f"Error: {error}", err=True)
+        if str(error) not in reasons:
+            reasons.append(str(error))
+    for reason in reasons:
+        click.echo(f"Error: {reason}", err=True)
     if summary.failed:
         sys.exit(1)
 

@@ -18,9 +18,9 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
     """Write one self-contained HTML page with every narration SCENE_FILE asks for: its text, a player,
     its duration, its waveform and the scores of its checks; narration that failed a check, or is not
     synthesized yet, comes first. Loads no model."""
-    from ..cache import NarrationCache
-    from ..collect import run_scenes
-    from ..key import input_data
+    from manim_qwen_mlx.cache import NarrationCache
+    from manim_qwen_mlx.voiceover.collect import run_scenes
+
     from .review_page import Row, render
 
     rows, seen = [], set()
@@ -29,7 +29,7 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
             continue
         seen.add(request.key)
         cache = NarrationCache(request.cache_dir)
-        entry = cache.lookup(input_data(request.spoken, request.voice, request.settings, request.model))
+        entry = cache.lookup(request.narration.input_data())
         rows.append(Row(request.spoken, entry, cache.audio_file(entry) if entry is not None else None))
     target = output or scene_file.with_name(f"{scene_file.stem}-review.html")
     target.write_text(render(f"Narration of {scene_file.name}", rows), encoding="utf-8")

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from manim_qwen_mlx.synthesis.quality import ChecksRecord
+
 WAVEFORM_POINTS = 400
 
 
@@ -22,11 +24,12 @@ class Row:
     audio: Path | None
 
     @property
+    def checks(self) -> ChecksRecord | None:
+        return ChecksRecord.from_json((self.entry or {}).get("checks"))
+
+    @property
     def failures(self) -> list[str]:
-        checks = (self.entry or {}).get("checks")
-        if not checks:
-            return []
-        return list(checks["takes"][checks["chosen"]]["failures"])
+        return list(self.checks.kept.failures) if self.checks is not None else []
 
     @property
     def flagged(self) -> bool:
@@ -65,7 +68,7 @@ def _row(number: int, row: Row) -> str:
         return f'{head}<div class="failures">{why}</div></section>'
     samples, rate = _read(row.audio)
     data = base64.b64encode(row.audio.read_bytes()).decode("ascii")
-    scores = _scores(row.entry)
+    scores = _scores(row.checks)
     failures = f'<div class="failures">{html.escape("; ".join(row.failures))}</div>' if row.failures else ""
     return (
         f"{head}{failures}"
@@ -75,19 +78,18 @@ def _row(number: int, row: Row) -> str:
     )
 
 
-def _scores(entry: dict[str, Any]) -> str:
-    checks = entry.get("checks")
-    if not checks:
+def _scores(checks: ChecksRecord | None) -> str:
+    if checks is None:
         return " &middot; not checked"
-    take = checks["takes"][checks["chosen"]]
-    parts = [f"take {checks['chosen'] + 1} of {len(checks['takes'])}"]
-    if take.get("pace") is not None:
-        parts.append(f"pace {take['pace']:.2f}x")
-    if take.get("similarity") is not None:
-        parts.append(f"voice similarity {take['similarity']:.2f}")
-    if take.get("wer") is not None:
-        parts.append(f"word error rate {take['wer']:.2f}")
-    heard = take.get("heard")
+    take = checks.kept.scores
+    parts = [f"take {checks.chosen + 1} of {len(checks.takes)}"]
+    if take.pace is not None:
+        parts.append(f"pace {take.pace:.2f}x")
+    if take.similarity is not None:
+        parts.append(f"voice similarity {take.similarity:.2f}")
+    if take.wer is not None:
+        parts.append(f"word error rate {take.wer:.2f}")
+    heard = take.heard
     said = f'<div class="heard">heard: &ldquo;{html.escape(heard)}&rdquo;</div>' if heard is not None else ""
     return " &middot; " + " &middot; ".join(parts) + said
 

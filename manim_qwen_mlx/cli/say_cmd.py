@@ -18,12 +18,13 @@ from .options import options_of
 @friendly_errors
 def say(text: str, output: Path, model: str, revision: str | None, **options: Any) -> None:
     """Speak TEXT with the given voice and settings into a WAV file (the service's options)."""
-    from .. import audio, engine
-    from ..errors import InvalidTextError
-    from ..model_ref import ModelRef
-    from ..settings import SETTING_NAMES, SynthesisSettings
-    from ..text import normalize
-    from ..voice import Voice
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.errors import InvalidTextError
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SETTING_NAMES, SynthesisSettings
+    from manim_qwen_mlx.core.text import normalize
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.synthesis import engine
 
     spoken = normalize(text)
     if not spoken:

@@ -1,0 +1,67 @@
+"""The one adaptation pipeline: a freshly loaded mlx-audio model becomes a ``LoadedTTS``.
+
+Each step is a named function that takes the model and returns it, applied in this order:
+
+1. ``backend.before_eval``: swaps made while the weights are still lazy (numpy-cpu reads the text
+   embedding's rows from the file, so that tensor is never loaded);
+2. evaluate the rest of the weights (a truncated file fails here, at load);
+3. ``fixes``: what makes mlx-audio compute what the official implementation does (before any swap, so
+   the swapped layers inherit the fixed behaviour);
+4. precision: dequantize and widen to float32 when the backend runs float32 (before the swaps, which
+   view float32 weights in place);
+5. ``backend.after_fixes``: the backend's layer swaps (numpy-cpu: the decoder's stages);
+6. the voice store around the reference encoder and the fixed speaker-embedding extractor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from manim_qwen_mlx.backends import precision
+from manim_qwen_mlx.backends.base import Backend
+from manim_qwen_mlx.model import fixes
+from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
+from manim_qwen_mlx.model.voice_prompts import VoicePromptStore, remember_voice_prompts
+
+Step = Callable[[Any], Any]
+
+
+def evaluate(model: Any) -> Any:
+    import mlx.core as mx
+
+    mx.eval(model.parameters())
+    return model
+
+
+def to_backend_precision(backend: Backend) -> Step:
+    def convert(model: Any) -> Any:
+        if backend.float32:  # the decoder is inside an mx.compile wrapper that parameters() cannot see
+            precision.to_float32(model, model.speech_tokenizer.decoder)
+        return model
+
+    return convert
+
+
+def read_weights(model: Any, folder: Path, backend: Backend) -> Any:
+    """Steps 1 and 2, on a model just loaded lazily from ``folder`` (the loader turns their failures,
+    a truncated file say, into load errors)."""
+    return evaluate(backend.before_eval(model, folder))
+
+
+def adapt(model: Any, folder: Path, backend: Backend) -> LoadedTTS:
+    """Steps 3 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
+    steps: list[Step] = [
+        fixes.fix_sliding_window,
+        fixes.fix_valid_length,
+        fixes.fix_exact_gelu,
+        to_backend_precision(backend),
+        backend.after_fixes,
+    ]
+    for step in steps:
+        model = step(model)
+    # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.
+    store = VoicePromptStore(f"{folder}|fixes-{fixes.FIXES_VERSION}")
+    model = remember_voice_prompts(model, store, fixes.speaker_embedding_with_periodic_hann(model))
+    return LoadedTTS(model, TTSConfig.of(model.config), backend, store, folder)

@@ -1,0 +1,121 @@
+"""Set-up checks for ``manim-qwen-mlx doctor``: each says what is wrong and what to do."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
+
+from manim_qwen_mlx.core.defaults import BLAS_ENV
+from manim_qwen_mlx.core.errors import QwenMLXError
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.model import loader
+
+Status = Literal["ok", "warn", "fail"]
+SLOW_BLAS_GFLOPS = 20.0  # the reference BLAS in mlx's CPU wheel runs fp32 matmul at about 5
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def run_checks(model: str | None = None) -> list[Check]:
+    checks = [Check("python", "ok", sys.version.split()[0]), *_packages()]
+    device = _mlx_device()
+    checks.append(device)
+    if device.status != "fail" and device.detail.startswith("cpu") and sys.platform == "linux":
+        checks.append(_blas())
+    if device.status != "fail":
+        from manim_qwen_mlx.backends import choose
+
+        checks.append(Check("backend", "ok", choose().reason))
+    checks.append(_model(model))
+    return checks
+
+
+def _packages() -> list[Check]:
+    found = []
+    for package, needed in (("manim", True), ("manim-voiceover", True), ("mlx", True), ("mlx-audio", True)):
+        try:
+            found.append(Check(package, "ok", version(package)))
+        except PackageNotFoundError:
+            found.append(
+                Check(
+                    package,
+                    "fail" if needed else "warn",
+                    "not installed",
+                    f"pip install {package} (or reinstall manim-qwen-mlx)",
+                )
+            )
+    return found
+
+
+def _mlx_device() -> Check:
+    from manim_qwen_mlx.backends.blas import prepare_blas
+
+    prepare_blas()
+    try:
+        import mlx.core as mx
+    except Exception as exc:
+        return Check(
+            "mlx device",
+            "fail",
+            f"mlx does not import: {exc}",
+            "pip install 'mlx[cpu]' on Linux, or reinstall mlx on macOS",
+        )
+    kind = mx.default_device().type
+    device = str(getattr(kind, "name", kind))
+    metal = bool(getattr(mx, "metal", None) and mx.metal.is_available())
+    if sys.platform == "darwin" and not metal:
+        return Check(
+            "mlx device",
+            "warn",
+            f"{device} (Metal unavailable)",
+            "Use an Apple Silicon Mac with macOS 14 or newer for GPU synthesis.",
+        )
+    return Check("mlx device", "ok", f"{device}{' (Metal GPU)' if metal else ''}")
+
+
+def _blas() -> Check:
+    import mlx.core as mx
+
+    from manim_qwen_mlx.backends.blas import find_openblas, prepare_blas
+
+    a = mx.random.normal((512, 512))
+    mx.eval(a @ a)
+    started = time.perf_counter()
+    for _ in range(5):
+        mx.eval(a @ a)
+    gflops = 5 * 2 * 512**3 / (time.perf_counter() - started) / 1e9
+    detail = f"{prepare_blas()}; fp32 matmul {gflops:.0f} GFLOPS"
+    if gflops >= SLOW_BLAS_GFLOPS:
+        return Check("cpu blas", "ok", detail)
+    fix = (
+        "sudo apt-get install libopenblas0-pthread (Fedora: openblas-threads); it is loaded automatically"
+        if find_openblas() is None
+        else f"unset {BLAS_ENV}, or point it at an OpenBLAS library"
+    )
+    return Check("cpu blas", "warn", detail + " (synthesis on the CPU will be very slow)", fix)
+
+
+def _model(model: str | None) -> Check:
+    ref = ModelRef.resolve(model)
+    try:
+        path = loader.resolve_path(ref, allow_download=False)
+        info = loader.read_info(path)
+    except QwenMLXError as exc:
+        if ref.is_local or loader.offline_requested():
+            return Check("model", "fail", str(exc), f"manim-qwen-mlx download {ref.name}")
+        return Check(
+            "model",
+            "warn",
+            f"{ref} is not downloaded; the first synthesis downloads it",
+            f"manim-qwen-mlx download {ref.name} (to do it now)",
+        )
+    return Check("model", "ok", f"{ref}: {info.tts_model_type} at {path}")

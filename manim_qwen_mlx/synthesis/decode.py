@@ -1,0 +1,139 @@
+"""Our decoding loop over mlx-audio's talker and code predictor, with the official qwen-tts policy:
+
+- the repetition penalty is the one asked for (mlx-audio floors it at 1.5), over every first-codebook
+  code generated so far (mlx-audio: the last 64);
+- end-of-speech is suppressed for the first ``MIN_FRAMES`` steps (official ``min_new_tokens=2``), so a
+  model that would stop at once still speaks;
+- ``max_frames`` frames at most (official ``max_new_tokens`` is one more: its last code never gets its
+  other codebooks);
+- the code predictor samples with its own options (official ``subtalker_*``), which default to the
+  talker's;
+- processors in Hugging Face's order: penalty, suppressed codes, minimum length, then temperature,
+  top-k, top-p; temperature 0 is greedy.
+
+A generation that degenerates into a loop of a few codes (mlx-audio issue 921: one code 59 times,
+seconds of noise) is stopped at once and reported, so the runaway guard retries without waiting for
+the frame ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from manim_qwen_mlx.backends.base import Prompt
+from manim_qwen_mlx.core.settings import Sampling
+from manim_qwen_mlx.model.loaded import LoadedTTS
+
+MIN_FRAMES = 2
+LOOP_PERIODS = (1, 2, 3, 4)  # a cycle of this many codes...
+LOOP_FRAMES = 36  # ...repeated over this many frames (~2.9 s) is a degenerate loop, not speech
+
+
+@dataclass(frozen=True)
+class Codes:
+    codes: Any  # [frames, 16] int32 (mlx)
+    ended: bool  # the model said end-of-speech
+    looped: bool  # stopped because the codes degenerated into a loop
+
+
+def generate(model: LoadedTTS, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int) -> Codes:
+    """Codec frames for one prompt, sampled with ``mx.random``'s current state, the steps from the
+    model's backend."""
+    import mlx.core as mx
+
+    config = model.config
+    eos = config.codec_eos_id
+    # Additive masks, made once: the codec's control codes never, end-of-speech not before MIN_FRAMES.
+    allowed = mx.zeros((config.vocab_size,))
+    allowed[config.vocab_size - 1024 :] = -mx.inf
+    allowed[eos] = 0.0
+    too_early = allowed.at[eos].add(-mx.inf)
+    steps = model.steps(prompt, max_frames)
+
+    def draw(logits: Any) -> Any:
+        return sample(logits, subtalker)
+
+    history: list[int] = []
+    frames: list[Any] = []
+    inputs = None
+    ended = looped = False
+    for step in range(max_frames):
+        logits, hidden = steps.talk(inputs)
+        logits = _penalize(logits, history, talker.repetition_penalty)
+        first = sample(logits + (too_early if step < MIN_FRAMES else allowed), talker)
+        codes, inputs = steps.frame(first, hidden, step, draw)
+        code = int(codes[0, 0].item())
+        if code == eos:
+            ended = True
+            break
+        frames.append(codes)
+        history.append(code)
+        if is_loop(history):
+            looped = True
+            break
+    stacked = mx.concatenate(frames, axis=0) if frames else mx.zeros((0, config.num_code_groups), dtype=mx.int32)
+    return Codes(stacked, ended, looped)
+
+
+def sample(logits: Any, options: Sampling) -> Any:
+    """One code from [1, vocab] logits: greedy at temperature 0, else temperature, top-k, top-p."""
+    import mlx.core as mx
+
+    if options.temperature <= 0:
+        return mx.argmax(logits, axis=-1)
+    logits = logits / options.temperature
+    vocab = logits.shape[-1]
+    if 0 < options.top_k < vocab:
+        kth = mx.partition(logits, vocab - options.top_k, axis=-1)[:, vocab - options.top_k : vocab - options.top_k + 1]
+        logits = mx.where(logits < kth, -mx.inf, logits)
+    if options.top_p < 1.0:
+        order = mx.argsort(logits, axis=-1)  # ascending, as Hugging Face's TopPLogitsWarper
+        ascending = mx.take_along_axis(logits, order, axis=-1)
+        cumulative = mx.cumsum(mx.softmax(ascending, axis=-1), axis=-1)
+        drop = (cumulative <= 1 - options.top_p).astype(mx.int32)
+        drop[:, -1] = 0  # keep at least the likeliest code
+        logits = mx.where(_scatter(drop, order) > 0, -mx.inf, logits)
+    return mx.random.categorical(logits)
+
+
+def is_loop(history: list[int]) -> bool:
+    """The last ``LOOP_FRAMES`` codes repeat a cycle of at most four codes."""
+    if len(history) < LOOP_FRAMES:
+        return False
+    tail = history[-LOOP_FRAMES:]
+    return any(all(tail[i] == tail[i % period] for i in range(LOOP_FRAMES)) for period in LOOP_PERIODS)
+
+
+def _penalize(logits: Any, history: list[int], penalty: float) -> Any:
+    """Hugging Face's repetition penalty over every code in ``history``."""
+    import mlx.core as mx
+
+    if penalty == 1.0 or not history:
+        return logits
+    seen = mx.array(sorted(set(history)))
+    chosen = logits[:, seen]
+    logits[:, seen] = mx.where(chosen < 0, chosen * penalty, chosen / penalty)
+    return logits
+
+
+def _scatter(values: Any, order: Any) -> Any:
+    """``values`` given in ``order``'s positions, put back in vocabulary order."""
+    import mlx.core as mx
+
+    return mx.put_along_axis(mx.zeros_like(values), order, values, axis=-1)
+
+
+def to_audio(model: LoadedTTS, codes: Any, ref_codes: Any = None) -> Any:
+    """Samples (float32 numpy) for generated codes [frames, 16]. A clone's reference codes are decoded
+    in front, as the official implementation does, and their share of the audio is cut off."""
+    import mlx.core as mx
+    import numpy as np
+
+    if codes.shape[0] == 0:
+        return np.zeros(0, dtype=np.float32)
+    full = codes[None] if ref_codes is None else mx.concatenate([ref_codes.transpose(0, 2, 1), codes[None]], axis=1)
+    wav = model.decode(full)
+    if ref_codes is not None:
+        wav = wav[int(ref_codes.shape[2] / full.shape[1] * wav.shape[0]) :]
+    return np.asarray(wav, dtype=np.float32)

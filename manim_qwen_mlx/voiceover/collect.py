@@ -1,0 +1,119 @@
+"""Collecting mode: run the user's scenes as ``manim render --dry_run`` does and record every narration.
+
+The scenes' own code decides the texts, voices and settings (f-strings, loops), so what is collected
+is exactly what a render will ask for, keyed by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from manim_qwen_mlx.core.defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
+from manim_qwen_mlx.core.errors import QwenMLXError
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.text import spoken_units
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.synthesis.quality import Thresholds
+from manim_qwen_mlx.synthesis.takes import Checking
+from manim_qwen_mlx.voiceover.narration import BookmarkOptions, Narration
+
+
+class SceneRunError(QwenMLXError):
+    """The scene file failed while its narrations were being collected."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One narration a scene asked for, where it goes, and whether it is there already."""
+
+    narration: Narration
+    cache_dir: Path
+    key: str
+    cached: bool  # audio, and word times where wanted, are in the cache
+
+    def to_json(self) -> str:
+        raw = asdict(self)
+        voice = raw["narration"]["voice"]
+        voice["ref_audio"] = str(voice["ref_audio"]) if voice["ref_audio"] else None
+        return json.dumps({**raw, "cache_dir": str(self.cache_dir)})
+
+    @classmethod
+    def from_json(cls, line: str) -> Request:
+        raw: dict[str, Any] = json.loads(line)
+        said = raw["narration"]
+        voice = said["voice"]
+        voice["ref_audio"] = Path(voice["ref_audio"]) if voice["ref_audio"] else None
+        narration = Narration(
+            **{
+                **said,
+                "voice": Voice(**voice),
+                "settings": SynthesisSettings(**said["settings"]),
+                "model": ModelRef(**said["model"]),
+                "bookmarks": _bookmarks(said.get("bookmarks")),
+                "checking": _checking(said.get("checking")),
+            }
+        )
+        return cls(narration, Path(raw["cache_dir"]), raw["key"], raw["cached"])
+
+    # What precache groups and reports by.
+    @property
+    def spoken(self) -> str:
+        return self.narration.spoken
+
+    @property
+    def model(self) -> ModelRef:
+        return self.narration.model
+
+
+def log_path() -> Path | None:
+    """Where this process records narrations, when a precache run asked it to collect."""
+    value = os.environ.get(COLLECT_ENV)
+    return Path(value) if value else None
+
+
+def record(request: Request) -> None:
+    target = log_path()
+    assert target is not None
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(request.to_json() + "\n")
+
+
+def estimate_seconds(spoken: str) -> float:
+    return max(0.5, spoken_units(spoken) / ESTIMATED_CHARS_PER_SECOND)
+
+
+def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> list[Request]:
+    """Every narration the scenes ask for, from one dry run of ``manim render`` in a subprocess."""
+    with tempfile.TemporaryDirectory(prefix="manim-qwen-mlx-collect-") as folder:
+        log = Path(folder) / "requests.jsonl"
+        command = [sys.executable, "-m", "manim", "render", "--dry_run", "--progress_bar", "none"]
+        command += [str(scene_file), *scenes] if scenes else ["-a", str(scene_file)]
+        env = {**os.environ, COLLECT_ENV: str(log)}
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise SceneRunError(f"Running {scene_file} failed while collecting its narrations:\n{tail}")
+        if not log.exists():
+            return []
+        return [Request.from_json(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _bookmarks(raw: dict[str, Any] | None) -> BookmarkOptions | None:
+    if raw is None:
+        return None
+    return BookmarkOptions(raw["mode"], ModelRef(**raw["aligner"]), raw["allow_download"])
+
+
+def _checking(raw: dict[str, Any] | None) -> Checking | None:
+    if raw is None:
+        return None
+    recognizer = ModelRef(**raw["asr"]) if raw.get("asr") else None
+    return Checking(Thresholds(**raw["thresholds"]), raw["max_takes"], raw["pace"], raw["verify"], recognizer)
