@@ -12,4 +12,5 @@ if [ "$(uname -s)" = Linux ] && ! command -v chromium >/dev/null && command -v a
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers contract (pyproject.toml): an upward import fails here
 .venv/bin/python -m pytest "$@"

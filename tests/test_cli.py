@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,16 @@ from click.testing import CliRunner
 from conftest import FRAMES, REPO, render_scene
 from conftest import run_cli as _cli
 
+from manim_qwen_mlx import ModelNotAvailableError
 from manim_qwen_mlx.cache import NarrationCache
 from manim_qwen_mlx.cli import main
+from manim_qwen_mlx.core.defaults import BATCH_SIZE_ENV
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.options import BY_NAME
+from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.voiceover import collect, precache
+from manim_qwen_mlx.voiceover.narration import Narration
 
 LOOP = REPO / "tests" / "scenes" / "loop.py"
 
@@ -210,3 +219,22 @@ def test_precache_in_batches(scene_env: dict[str, str], tmp_path: Path) -> None:
     assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
     entries = NarrationCache(tmp_path / "media" / "voiceovers").entries()
     assert len(entries) == 5 and all(e["duration"] > 0 for e in entries)
+
+
+def test_precache_keeps_each_failure_typed(reference: Path, tmp_path: Path) -> None:
+    """A model that cannot load fails its narrations with its own error (not a plain QwenMLXError), and is
+    not tried again for the next group."""
+    nowhere = ModelRef.resolve(tmp_path / "no")
+    said = Narration("Hi.", "Hi.", Voice.from_options(reference), SynthesisSettings(), nowhere)
+    request = collect.Request(said, tmp_path / "voiceovers", "key", cached=False)
+    summary, broken = precache.PrecacheSummary(), {}
+    precache._synthesize([request], summary, set(), broken, 1)
+    precache._synthesize([replace(request, key="other")], summary, set(), broken, 1)
+    assert [type(error) for _, error in summary.failed] == [ModelNotAvailableError, ModelNotAvailableError]
+    assert summary.failed[0][1] is broken[str(said.model)] is summary.failed[1][1]
+
+
+def test_precache_help_comes_from_the_options_table() -> None:
+    shown = " ".join(CliRunner().invoke(main, ["precache", "--help"], terminal_width=400).output.split())
+    assert " ".join(BY_NAME["verify"].help.split()) in shown
+    assert BATCH_SIZE_ENV in shown

@@ -18,6 +18,8 @@ from manim_qwen_mlx import (
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.model.loaded import LoadedTTS
 from manim_qwen_mlx.synthesis import decode, engine, prompt
 
 SAMPLES_PER_FRAME = 1920
@@ -177,3 +179,37 @@ def test_batch_runaways_go_through_the_guard_and_fail_alone(tiny_model: Path, re
     )
     assert isinstance(speeches[0], engine.Speech) and speeches[0].samples.size > 0
     assert isinstance(speeches[1], SynthesisError) and "kept talking" in str(speeches[1])
+
+
+def test_a_failing_batch_generation_is_not_blamed_on_the_voice(
+    tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The voice was checked against the model before: mlx-audio's own ValueError is a synthesis failure."""
+
+    def broken(self: object, **kwargs: object) -> None:
+        raise ValueError("shapes (2, 3) and (4,) do not broadcast")
+
+    monkeypatch.setattr(LoadedTTS, "mlx_audio_batch_generate", broken)
+    with pytest.raises(SynthesisError, match="do not broadcast") as raised:
+        engine.synthesize_many(["A.", "B."], Voice.from_options(reference), SHORT, ModelRef.resolve(tiny_model))
+    assert not isinstance(raised.value, VoiceError)
+
+
+def test_a_local_lookup_that_breaks_is_reported_not_downloaded_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only "not downloaded yet" leads to a download; an unreadable cache says so."""
+    import huggingface_hub
+
+    downloads = []
+
+    def snapshot_download(name: str, local_files_only: bool = False, **kwargs: object) -> str:
+        if local_files_only:
+            raise PermissionError(13, "Permission denied", str(tmp_path / "hf"))
+        downloads.append(name)
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    with pytest.raises(ModelNotAvailableError, match=r"Permission denied.*HF_HOME"):
+        loader.resolve_path(ModelRef.resolve("org/model"), allow_download=True)
+    assert downloads == []

@@ -113,6 +113,6 @@ class LoadedTTS:
         wav, lengths = self.module.speech_tokenizer.decode(codes)
         return wav[0][: int(lengths[0])]
 
-    def batch_generate(self, **kwargs: Any) -> Any:
+    def mlx_audio_batch_generate(self, **kwargs: Any) -> Any:
         """mlx-audio's batch generation (``precache --batch-size``), until our scheduler replaces it."""
         return self.module.batch_generate(**kwargs)

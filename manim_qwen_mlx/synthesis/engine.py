@@ -142,7 +142,7 @@ def synthesize_many(
         mx.random.seed(settings.seed)
         try:  # the voice was checked against the model already: a failure here is mlx-audio's own
             results = list(
-                model.batch_generate(
+                model.mlx_audio_batch_generate(
                     texts=[s for *_, s in batch], max_tokens=cap, **settings.sampling_kwargs(), **batch_kwargs
                 )
             )
