@@ -25,8 +25,8 @@ def choose() -> Backend:
     if os.environ.get(PRECISION_ENV, "").strip().lower() == "keep":
         return MlxBackend(False, f"mlx at the stored precision on the CPU ({PRECISION_ENV}=keep): slow for "
                                  "quantized models")
-    float32 = ("float32 on the CPU: quantized and bfloat16 weights are converted at load (MLX's CPU kernels "
-               "for them are far slower)")
+    float32 = ("float32 on the CPU: quantized and bfloat16 weights are converted at load (kept, synthesis "
+               f"takes about 150x as long at 0.6B: docs/performance.md; {PRECISION_ENV}=keep keeps them)")
     if os.environ.get(FAST_CPU_ENV, "1").strip() == "0":
         return MlxBackend(True, f"mlx, {float32}; every step in mlx ({FAST_CPU_ENV}=0)")
     from manim_qwen_mlx.backends.numpy_cpu.backend import NumpyCpuBackend

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 Draw = Callable[[Any], Any]  # logits [R, V] (mlx) -> one sampled code per row [R] (mlx)
+MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ class Backend(Protocol):
         """Why this backend and precision, for the log and ``doctor``."""
         ...
 
-    def before_eval(self, model: Any, folder: Path) -> Any:
+    def before_eval(self, model: MlxAudioTTS, folder: Path) -> MlxAudioTTS:
         """Swaps made while the model is still lazy (nothing read yet); returns the model."""
         ...
 
-    def after_fixes(self, model: Any) -> Any:
+    def after_fixes(self, model: MlxAudioTTS) -> MlxAudioTTS:
         """Swaps made once the weights are loaded, fixed and at their precision; returns the model."""
         ...
 
-    def steps(self, model: Any, prompt: Prompt, max_frames: int) -> FrameSteps:
+    def steps(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> FrameSteps:
         """The single-token steps of one generation of at most ``max_frames`` frames."""
         ...

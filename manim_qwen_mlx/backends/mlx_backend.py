@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manim_qwen_mlx.backends.base import Draw, Prompt
+from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 
 
 @dataclass(frozen=True)
@@ -17,20 +17,20 @@ class MlxBackend:
     reason: str
     name: str = "mlx"
 
-    def before_eval(self, model: Any, folder: Path) -> Any:
+    def before_eval(self, model: MlxAudioTTS, folder: Path) -> MlxAudioTTS:
         return model  # the stored text embedding stays in memory, as mlx-audio loads it
 
-    def after_fixes(self, model: Any) -> Any:
+    def after_fixes(self, model: MlxAudioTTS) -> MlxAudioTTS:
         return model  # mlx-audio's own layers
 
-    def steps(self, model: Any, prompt: Prompt, max_frames: int) -> MlxFrames:
+    def steps(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> MlxFrames:
         return MlxFrames(model, prompt)
 
 
 class MlxFrames:
     """A generation's steps in mlx (one row)."""
 
-    def __init__(self, model: Any, prompt: Prompt) -> None:
+    def __init__(self, model: MlxAudioTTS, prompt: Prompt) -> None:
         self.model, self.prompt = model, prompt
         self.cache = model.talker.make_cache()
 

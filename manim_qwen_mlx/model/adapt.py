@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.backends import precision
-from manim_qwen_mlx.backends.base import Backend
+from manim_qwen_mlx.backends.base import Backend, MlxAudioTTS
 from manim_qwen_mlx.model import fixes
 from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 from manim_qwen_mlx.model.voice_prompts import VoicePromptStore, remember_voice_prompts
@@ -28,7 +28,7 @@ from manim_qwen_mlx.model.voice_prompts import VoicePromptStore, remember_voice_
 Step = Callable[[Any], Any]
 
 
-def evaluate(model: Any) -> Any:
+def evaluate(model: MlxAudioTTS) -> MlxAudioTTS:
     import mlx.core as mx
 
     mx.eval(model.parameters())
@@ -36,7 +36,7 @@ def evaluate(model: Any) -> Any:
 
 
 def to_backend_precision(backend: Backend) -> Step:
-    def convert(model: Any) -> Any:
+    def convert(model: MlxAudioTTS) -> MlxAudioTTS:
         if backend.float32:  # the decoder is inside an mx.compile wrapper that parameters() cannot see
             precision.to_float32(model, model.speech_tokenizer.decoder)
         return model
@@ -44,13 +44,13 @@ def to_backend_precision(backend: Backend) -> Step:
     return convert
 
 
-def read_weights(model: Any, folder: Path, backend: Backend) -> Any:
+def read_weights(model: MlxAudioTTS, folder: Path, backend: Backend) -> MlxAudioTTS:
     """Steps 1 and 2, on a model just loaded lazily from ``folder`` (the loader turns their failures,
     a truncated file say, into load errors)."""
     return evaluate(backend.before_eval(model, folder))
 
 
-def adapt(model: Any, folder: Path, backend: Backend) -> LoadedTTS:
+def adapt(model: MlxAudioTTS, folder: Path, backend: Backend) -> LoadedTTS:
     """Steps 3 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
     steps: list[Step] = [
         fixes.fix_sliding_window,

@@ -21,26 +21,29 @@ a fix is added or changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from manim_qwen_mlx.backends.base import MlxAudioTTS
 
 FIXES_VERSION = 1
 SPEAKER_MEL = {"n_fft": 1024, "num_mels": 128, "sample_rate": 24_000, "hop": 256, "fmin": 0.0, "fmax": 12_000.0}
 
 
-def fix_sliding_window(model: Any) -> Any:
+def fix_sliding_window(model: MlxAudioTTS) -> MlxAudioTTS:
     """Fix 1: the decoder's transformer attends within its sliding window."""
     # mlx-audio wraps the decoder in mx.compile; the wrapper reaches the module's items, not its attributes.
     _sliding_window_decoder(dict(model.speech_tokenizer.decoder.items())["pre_transformer"])
     return model
 
 
-def fix_valid_length(model: Any) -> Any:
+def fix_valid_length(model: MlxAudioTTS) -> MlxAudioTTS:
     """Fix 2: the decoded length counts every frame."""
     _full_valid_length(model.speech_tokenizer)
     return model
 
 
-def fix_exact_gelu(model: Any) -> Any:
+def fix_exact_gelu(model: MlxAudioTTS) -> MlxAudioTTS:
     """Fix 3: the reference encoder's transformer uses exact GELU."""
     if getattr(model.speech_tokenizer, "encoder_model", None) is not None:
         _exact_gelu(model.speech_tokenizer.encoder_model.encoder_transformer)
@@ -122,7 +125,7 @@ def speaker_mel(audio: Any) -> Any:
     return mx.log(mx.clip(magnitude @ basis.T, 1e-5, None))[None]
 
 
-def speaker_embedding_with_periodic_hann(model: Any) -> Any:
+def speaker_embedding_with_periodic_hann(model: MlxAudioTTS) -> Callable[..., Any]:
     """Fix 4: mlx-audio's ``extract_speaker_embedding`` with the official mel spectrogram."""
 
     def extract_speaker_embedding(audio: Any, sr: int = 24_000) -> Any:

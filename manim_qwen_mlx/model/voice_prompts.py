@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from manim_qwen_mlx.backends.base import MlxAudioTTS
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, VOICE_STORE_FOLDER
 from manim_qwen_mlx.core.fsutil import atomic_write
 
@@ -69,7 +70,7 @@ class VoicePromptStore:
             log.debug("Could not keep the voice prompt %s: %s", name, exc)
 
 
-def remember_voice_prompts(model: Any, store: VoicePromptStore, extract_speaker_embedding: Any) -> Any:
+def remember_voice_prompts(model: MlxAudioTTS, store: VoicePromptStore, extract_speaker_embedding: Any) -> MlxAudioTTS:
     """Route the model's reference encoder and speaker-embedding extractor (the fixed one) through
     ``store``. Replaced on the model, not only called by us: mlx-audio's batch generation calls both."""
     tokenizer = model.speech_tokenizer

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.backends import tree
-from manim_qwen_mlx.backends.base import Prompt
+from manim_qwen_mlx.backends.base import MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu import text_rows
 from manim_qwen_mlx.backends.numpy_cpu.steps import NumpyFrames
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
@@ -30,18 +30,18 @@ class NumpyCpuBackend:
     float32: bool = True  # numpy views float32 weights only
     name: str = "numpy-cpu"
 
-    def before_eval(self, model: Any, folder: Path) -> Any:
+    def before_eval(self, model: MlxAudioTTS, folder: Path) -> MlxAudioTTS:
         text_rows.map_text_embedding(model, folder)  # before evaluation, so the 1.24 GB tensor is never read
         return model
 
-    def after_fixes(self, model: Any) -> Any:
+    def after_fixes(self, model: MlxAudioTTS) -> MlxAudioTTS:
         return swap_decoder_layers(model)
 
-    def steps(self, model: Any, prompt: Prompt, max_frames: int) -> NumpyFrames:
+    def steps(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> NumpyFrames:
         return NumpyFrames(model, prompt, max_frames)
 
 
-def swap_decoder_layers(model: Any) -> Any:
+def swap_decoder_layers(model: MlxAudioTTS) -> MlxAudioTTS:
     """The speech decoder's waveform stages as numpy blocks, its other convolutions as matmul layers."""
     import mlx.nn as nn
 

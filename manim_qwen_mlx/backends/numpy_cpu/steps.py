@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.base import Draw, Prompt
+from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.tree import float32_view
 
 
@@ -47,13 +47,14 @@ class _Layer:
 class _Stack:
     """A decoder stack run one token at a time, with its own key/value store."""
 
-    def __init__(self, model: Any, config: Any, capacity: int) -> None:
-        self.layers = [_layer(layer) for layer in model.layers]
-        self.norm = float32_view(model.norm.weight)
+    def __init__(self, stack: Any, config: Any, capacity: int) -> None:
+        self.layers = [_layer(layer) for layer in stack.layers]
+        self.norm = float32_view(stack.norm.weight)
         self.eps = float(config.rms_norm_eps)
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = config.head_dim
-        self.inv_freq = float32_view(model.rotary_emb._inv_freq).astype(np.float32)
+        # mlx-audio's own (private) frequencies: recomputed in numpy, pow could differ by an ulp from the prefill's.
+        self.inv_freq = float32_view(stack.rotary_emb._inv_freq).astype(np.float32)
         shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
         self.keys, self.values = np.empty(shape, np.float32), np.empty(shape, np.float32)
         self.length = 0
@@ -100,7 +101,7 @@ class NumpyFrames:
     """A generation's steps (one row) with the single-token ones in numpy: ``FrameSteps`` for the
     numpy-cpu backend. The prompt's prefill (many tokens: a real matrix product) stays in mlx."""
 
-    def __init__(self, model: Any, prompt: Prompt, max_frames: int) -> None:
+    def __init__(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> None:
         talker = model.talker
         self.model, self.prompt = model, prompt
         # Sized for the longest generation; pages are only touched as tokens arrive.

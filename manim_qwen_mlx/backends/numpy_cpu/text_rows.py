@@ -18,6 +18,7 @@ from typing import Any
 import mlx.nn as nn
 import numpy as np
 
+from manim_qwen_mlx.backends.base import MlxAudioTTS
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
@@ -64,7 +65,7 @@ def locate(folder: Path, name: str) -> tuple[Path, str, tuple[int, ...], int] | 
     return None
 
 
-def map_text_embedding(model: Any, folder: Path) -> bool:
+def map_text_embedding(model: MlxAudioTTS, folder: Path) -> bool:
     """Swap the (still lazy) text embedding for rows read from ``folder``'s file, when the stored tensor is
     what the model holds. Returns whether it did."""
     found = locate(folder, NAME)
