@@ -1,4 +1,4 @@
-"""Rewrite the README's option table from manim_qwen_mlx.options (tests/test_options.py checks it)."""
+"""Rewrite the README's option table from manim_qwen_mlx.core.options (tests/test_options.py checks it)."""
 
 from __future__ import annotations
 

@@ -96,13 +96,17 @@ class LoadedTTS:
     def steps(self, prompt: Prompt, max_frames: int) -> FrameSteps:
         return self.backend.steps(self.module, prompt, max_frames)
 
-    def reference_codes(self, samples: Any) -> Any:
-        """A clip's codes [1, 16, T] (remembered by the voice store)."""
-        return self.module.speech_tokenizer.encode(samples[None, None, :])
+    def reference_codes(self, samples: Any, cache_dir: Path | None = None) -> Any:
+        """A clip's codes [1, 16, T], remembered by the voice store (on disk beside ``cache_dir``)."""
+        encode = self.module.speech_tokenizer.encode
+        return self.voice_prompts.lookup("codes", samples, lambda: encode(samples[None, None, :]), cache_dir)
 
-    def speaker_embedding(self, samples: Any) -> Any:
-        """A reference clip's x-vector [1, D] (remembered), or None for models without a speaker encoder."""
-        return self.module.extract_speaker_embedding(samples) if self.can_embed_speakers else None
+    def speaker_embedding(self, samples: Any, cache_dir: Path | None = None) -> Any:
+        """A reference clip's x-vector [1, D], remembered likewise; None for models without a speaker encoder."""
+        if not self.can_embed_speakers:
+            return None
+        extract = self.module.extract_speaker_embedding
+        return self.voice_prompts.lookup("speaker", samples, lambda: extract(samples), cache_dir)
 
     def narration_embedding(self, samples: Any) -> Any:
         """A narration's x-vector, for the similarity check (not remembered: one-off)."""

@@ -23,49 +23,54 @@ log = logging.getLogger(LOGGER_NAME)
 
 
 class VoicePromptStore:
-    """Remembers one loaded model's reference codes and speaker embeddings (``remember_voice_prompts``)."""
+    """Remembers one loaded model's reference codes and speaker embeddings: in memory, and on disk beside
+    the narration cache the caller names (``VOICE_STORE_FOLDER``)."""
 
     def __init__(self, model_id: str) -> None:
         self.model_id = hashlib.sha256(model_id.encode()).hexdigest()[:16]
-        self.directory: Path | None = None
         self.memory: dict[str, np.ndarray] = {}
 
-    def use(self, cache_dir: Path | None) -> None:
-        """Keep prompts beside this narration cache from now on (None: in memory only)."""
-        self.directory = cache_dir / VOICE_STORE_FOLDER / self.model_id if cache_dir is not None else None
+    def lookup(self, kind: str, audio: Any, compute: Callable[[], Any], cache_dir: Path | None) -> Any:
+        """The remembered value for ``audio`` (mlx), else ``compute()``'s, kept from then on."""
+        import mlx.core as mx
+
+        samples = np.asarray(audio, dtype=np.float32)
+        name = f"{hashlib.sha256(samples.tobytes()).hexdigest()[:32]}.{kind}.npy"
+        if name not in self.memory:
+            folder = cache_dir / VOICE_STORE_FOLDER / self.model_id if cache_dir is not None else None
+            found = self._load(folder, name)
+            if found is None:
+                found = np.asarray(compute())
+                self._save(folder, name, found)
+            self.memory[name] = found
+        return mx.array(self.memory[name])
 
     def remembered(self, kind: str, compute: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(audio: Any, *args: Any, **kwargs: Any) -> Any:
-            import mlx.core as mx
+        """``compute`` remembered in memory (mlx-audio's own calls, which name no cache)."""
 
-            samples = np.asarray(audio, dtype=np.float32)
-            name = f"{hashlib.sha256(samples.tobytes()).hexdigest()[:32]}.{kind}.npy"
-            if name not in self.memory:
-                found = self._load(name)
-                if found is None:
-                    found = np.asarray(compute(audio, *args, **kwargs))
-                    self._save(name, found)
-                self.memory[name] = found
-            return mx.array(self.memory[name])
+        def wrapper(audio: Any, *args: Any, **kwargs: Any) -> Any:
+            return self.lookup(kind, audio, lambda: compute(audio, *args, **kwargs), None)
 
         return wrapper
 
-    def _load(self, name: str) -> np.ndarray | None:
-        if self.directory is None:
+    @staticmethod
+    def _load(folder: Path | None, name: str) -> np.ndarray | None:
+        if folder is None:
             return None
         try:
-            return np.asarray(np.load(self.directory / name, allow_pickle=False))
+            return np.asarray(np.load(folder / name, allow_pickle=False))
         except (OSError, ValueError):
             return None  # missing or damaged: compute it again
 
-    def _save(self, name: str, value: np.ndarray) -> None:
-        if self.directory is None:
+    @staticmethod
+    def _save(folder: Path | None, name: str, value: np.ndarray) -> None:
+        if folder is None:
             return
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             buffer = io.BytesIO()
             np.save(buffer, value, allow_pickle=False)
-            atomic_write(self.directory / name, lambda handle: handle.write(buffer.getvalue()), durable=False)
+            atomic_write(folder / name, lambda handle: handle.write(buffer.getvalue()), durable=False)
         except OSError as exc:  # a read-only cache still narrates; it only re-encodes next time
             log.debug("Could not keep the voice prompt %s: %s", name, exc)
 

@@ -99,8 +99,8 @@ def synthesize(
 ) -> Speech:
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
-    model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
-    spoken_as = _voice_prompt(model, voice, voice_kwargs)
+    model, voice_kwargs = _prepare(voice, settings, ref, allow_download)
+    spoken_as = _voice_prompt(model, voice, voice_kwargs, voice_store)
     sentences = split_sentences(text)
     chunks = [sentence.speak(model, piece, settings, spoken_as) for piece in sentences]
     return _finish(text, sentences, chunks, settings)
@@ -119,11 +119,11 @@ def synthesize_many(
     mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
     bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone; a
     narration that still fails gets its error in its place, and the others their audio."""
-    model, voice_kwargs = _prepare(voice, settings, ref, allow_download, voice_store)
+    model, voice_kwargs = _prepare(voice, settings, ref, allow_download)
     import mlx.core as mx
 
-    # Our path encodes the voice first (through the store on disk); mlx-audio's batch path then hits memory.
-    spoken_as = _voice_prompt(model, voice, voice_kwargs)
+    # Encoded through the store on disk first; mlx-audio's batch generation then finds it in memory.
+    spoken_as = _voice_prompt(model, voice, voice_kwargs, voice_store)
     split = [split_sentences(text) for text in texts]
     # Sentences of similar length share a batch, so one frame ceiling fits them all.
     todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
@@ -180,14 +180,12 @@ def synthesize_many(
 
 
 def _prepare(
-    voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool, voice_store: Path | None
+    voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool
 ) -> tuple[LoadedTTS, dict[str, Any]]:
     """The loaded model (after the voice is checked against it) and mlx-audio's voice arguments."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     check_voice(info, voice, settings)
-    model = loader.load(info.path)
-    model.voice_prompts.use(voice_store)
-    return model, _voice_kwargs(voice)
+    return loader.load(info.path), _voice_kwargs(voice)
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
@@ -236,11 +234,13 @@ def reference(voice: Voice) -> np.ndarray:
     return _references[digest]
 
 
-def _voice_prompt(model: LoadedTTS, voice: Voice, voice_kwargs: dict[str, Any]) -> VoicePrompt:
+def _voice_prompt(
+    model: LoadedTTS, voice: Voice, voice_kwargs: dict[str, Any], voice_store: Path | None
+) -> VoicePrompt:
     """What our decoding loop conditions on; the 0.6B CustomVoice model takes no instruct (as official)."""
     instruct = None if model.config.size == "0b6" else voice.instruct
     reference = voice_kwargs.get("ref_audio")
-    return sentence.voice_prompt(model, voice.kind, reference, voice.ref_text, voice.speaker, instruct)
+    return sentence.voice_prompt(model, voice.kind, reference, voice.ref_text, voice.speaker, instruct, voice_store)
 
 
 def _voice_kwargs(voice: Voice) -> dict[str, Any]:

@@ -5,6 +5,7 @@ generated again with a derived seed, then refused; it is never cached silently."
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,15 +21,18 @@ log = logging.getLogger(LOGGER_NAME)
 
 
 def voice_prompt(model: LoadedTTS, kind: str, reference: Any = None, ref_text: str | None = None,
-                 speaker: str | None = None, instruct: str | None = None) -> prompt.VoicePrompt:
-    """A clone's reference codes and x-vector (through the voice store), or a speaker / instruct."""
+                 speaker: str | None = None, instruct: str | None = None,
+                 voice_store: Path | None = None) -> prompt.VoicePrompt:
+    """A clone's reference codes and x-vector (through the voice store, on disk beside ``voice_store``), or
+    a speaker / instruct."""
     import mlx.core as mx
 
     if kind != "clone":
         return prompt.VoicePrompt(speaker=speaker, instruct=instruct)
     samples = mx.array(reference)
-    codes = model.reference_codes(samples)
-    return prompt.VoicePrompt(ref_codes=mx.array(codes), ref_text=ref_text, x_vector=model.speaker_embedding(samples))
+    codes = model.reference_codes(samples, voice_store)
+    x_vector = model.speaker_embedding(samples, voice_store)
+    return prompt.VoicePrompt(ref_codes=mx.array(codes), ref_text=ref_text, x_vector=x_vector)
 
 
 def speak(model: LoadedTTS, sentence: str, settings: SynthesisSettings, voice: prompt.VoicePrompt) -> np.ndarray:

@@ -54,37 +54,37 @@ class Narration:
         return input_data(self.spoken, self.voice, self.settings, self.model)
 
 
-def ensure(cache: NarrationCache, narration: Narration, audio_name: str | None = None) -> tuple[Entry, bool]:
-    """The cache entry for ``narration``, synthesized and stored if missing; and whether it was.
+def ensure(cache: NarrationCache, said: Narration, audio_name: str | None = None) -> tuple[Entry, bool]:
+    """The cache entry for ``said``, synthesized and stored if missing; and whether it was.
 
     With ``bookmarks`` the entry carries word boundaries (in the spoken text), computed once and stored;
     with ``checking`` each take is scored and the best of up to ``max_takes`` kept (takes.py).
     """
-    text, spoken, voice, settings = narration.text, narration.spoken, narration.voice, narration.settings
-    model, allow_download, bookmarks, checking = (
-        narration.model, narration.allow_download, narration.bookmarks, narration.checking
-    )
-    data = narration.input_data()
+    data = said.input_data()
     entry = cache.lookup(data)
-    if entry is not None and not needs_word_times(entry, bookmarks):
+    if entry is not None and not needs_word_times(entry, said.bookmarks):
         return entry, False
     key = cache_key(data)
     with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
         entry = cache.lookup(data)
         if entry is not None:
-            if needs_word_times(entry, bookmarks):
-                assert bookmarks is not None
-                entry = _with_word_times(cache, entry, spoken, settings, bookmarks, on_hit=True)
+            if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
+                entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks, on_hit=True)
             return entry, False
         started = time.perf_counter()
-        record = None
-        if checking is None:
-            speech = engine.synthesize(spoken, voice, settings, model, allow_download, cache.directory)
-        else:
-            speech, record = takes.best(spoken, voice, settings, model, allow_download, cache.directory, checking)
-        entry = _store(cache, text, spoken, data, key, speech, settings, bookmarks, audio_name, record)
-    log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started, spoken[:60])
+        speech, record = _synthesize(said, cache.directory)
+        entry = _store(cache, said.text, said.spoken, data, key, speech, said.settings, said.bookmarks, audio_name,
+                       record)
+    log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started,
+             said.spoken[:60])
     return entry, True
+
+
+def _synthesize(said: Narration, voice_store: Path) -> tuple[engine.Speech, ChecksRecord | None]:
+    inputs = (said.spoken, said.voice, said.settings, said.model, said.allow_download, voice_store)
+    if said.checking is None:
+        return engine.synthesize(*inputs), None
+    return takes.best(*inputs, said.checking)
 
 
 _PENDING = SynthesisError("not synthesized yet")  # a slot of ensure_batch still to fill

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 venv=.parity-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch "transformers==4.57.3" "accelerate==1.12.0" librosa soundfile einops sox numpy
+  "$venv/bin/pip" install -q torch "transformers==4.57.3" "accelerate==1.12.0" librosa soundfile einops sox numpy onnxruntime
   # gradio (its web demo) and torchaudio (only its 25 Hz tokenizer) are not needed for the 12 Hz models.
   "$venv/bin/pip" install -q --no-deps "qwen-tts==0.1.1"
 fi
