@@ -64,7 +64,7 @@ def main() -> None:
     from manim_qwen_mlx import audio
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, prompt, sentence
+    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
         tiny = build_checkpoint(Path(tmp) / "tiny")
@@ -85,7 +85,7 @@ def main() -> None:
 
         def ours() -> np.ndarray:
             built = prompt.build(model, TEXT, spoken, "auto", False)
-            result = decode.generate(model, built, decode.Sampling(0.0, 0, 1.0, 1.5), greedy, args.frames)
+            result = scheduler.generate(model, built, decode.Sampling(0.0, 0, 1.0, 1.5), greedy, args.frames)
             decode.to_audio(model, result.codes, built.ref_codes)
             return np.array(result.codes)
 

@@ -27,7 +27,7 @@ def main() -> None:
     from manim_qwen_mlx import audio
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, prompt, sentence
+    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
     def phase(name: str, work):  # type: ignore[no-untyped-def]
         mx.reset_peak_memory()
@@ -50,7 +50,7 @@ def main() -> None:
     built = prompt.build(model, "A circle grows slowly on the screen.", spoken, "auto", False)
     sampling = decode.Sampling(0.9, 50, 1.0, 1.05)
     codes = phase(f"{args.frames} frames (talker + code predictor)",
-                  lambda: decode.generate(model, built, sampling, sampling, args.frames).codes)
+                  lambda: scheduler.generate(model, built, sampling, sampling, args.frames).codes)
     frames = spoken.ref_codes.shape[2] + codes.shape[0]
     phase(f"decode {frames} frames, first call (compiles)", lambda: decode.to_audio(model, codes, built.ref_codes))
     phase(f"decode {frames} frames again", lambda: decode.to_audio(model, codes, built.ref_codes))

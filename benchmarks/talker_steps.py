@@ -65,7 +65,7 @@ def main() -> None:
     from manim_qwen_mlx.backends.mlx_backend import MlxBackend
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, prompt, sentence
+    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
     model = loader.load(args.checkpoint.resolve())
     voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
@@ -80,9 +80,8 @@ def main() -> None:
     codes: dict[str, np.ndarray] = {}
 
     def timed(steps: Any, frames: int) -> tuple[float, np.ndarray]:
-        mx.random.seed(0)
         started = time.perf_counter()
-        made = decode.generate(steps, built, sampling, sampling, frames).codes
+        made = scheduler.generate(steps, built, sampling, sampling, frames, seed=0).codes
         mx.eval(made)
         return time.perf_counter() - started, np.array(made)
 

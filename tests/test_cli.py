@@ -228,8 +228,8 @@ def test_precache_keeps_each_failure_typed(reference: Path, tmp_path: Path) -> N
     said = Narration("Hi.", "Hi.", Voice.from_options(reference), SynthesisSettings(), nowhere)
     request = collect.Request(said, tmp_path / "voiceovers", "key", cached=False)
     summary, broken = precache.PrecacheSummary(), {}
-    precache._synthesize([request], summary, set(), broken, 1)
-    precache._synthesize([replace(request, key="other")], summary, set(), broken, 1)
+    list(precache._synthesize([request], summary, set(), broken, 1))
+    list(precache._synthesize([replace(request, key="other")], summary, set(), broken, 1))
     assert [type(error) for _, error in summary.failed] == [ModelNotAvailableError, ModelNotAvailableError]
     assert summary.failed[0][1] is broken[str(said.model)] is summary.failed[1][1]
 

@@ -12,12 +12,12 @@ from conftest import EXAMPLE_VOICE
 
 from manim_qwen_mlx import audio, backends
 from manim_qwen_mlx.backends import device
-from manim_qwen_mlx.backends.mlx_backend import MlxFrames
-from manim_qwen_mlx.backends.numpy_cpu.steps import NumpyFrames
+from manim_qwen_mlx.backends.mlx_backend import MlxSteps
+from manim_qwen_mlx.backends.numpy_cpu.steps import NumpySteps
 from manim_qwen_mlx.core.defaults import FAST_CPU_ENV, PRECISION_ENV
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, prompt, sentence
+from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
 SAMPLED = decode.Sampling(temperature=0.9, top_k=50, top_p=0.95, repetition_penalty=1.05)
 
@@ -46,18 +46,16 @@ def _greedy(logits: Any) -> Any:
 def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest) -> None:
     model = loader.load(request.getfixturevalue(which))
     built = _prompt(model)
-    fast, slow = NumpyFrames(model.module, built, 12), MlxFrames(model.module, built)
-    fast_inputs = slow_inputs = None
-    for step in range(12):
-        fast_logits, fast_hidden = fast.talk(fast_inputs)
-        slow_logits, slow_hidden = slow.talk(slow_inputs)
+    fast, slow = NumpySteps(model.module), MlxSteps(model.module)
+    fast_row, slow_row = fast.start(built, 12), slow.start(built, 12)
+    for _ in range(12):
+        fast_logits, slow_logits = fast.talk([fast_row]), slow.talk([slow_row])
         np.testing.assert_allclose(np.array(fast_logits), np.array(slow_logits), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(fast_hidden, np.array(slow_hidden).reshape(-1), rtol=1e-4, atol=1e-5)
-        first = _greedy(slow_logits)
-        fast_codes, fast_inputs = fast.frame(first, fast_hidden, step, _greedy)
-        slow_codes, slow_inputs = slow.frame(first, slow_hidden, step, _greedy)
-        np.testing.assert_array_equal(np.array(fast_codes), np.array(slow_codes))
-        np.testing.assert_allclose(fast_inputs, np.array(slow_inputs).reshape(-1), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fast_row.hidden, np.array(slow_row.hidden).reshape(-1), rtol=1e-4, atol=1e-5)
+        first = [int(_greedy(slow_logits).item())]
+        fast_codes, slow_codes = fast.frame([fast_row], first, [_greedy]), slow.frame([slow_row], first, [_greedy])
+        np.testing.assert_array_equal(fast_codes, slow_codes)
+        np.testing.assert_allclose(fast_row.inputs, np.array(slow_row.inputs).reshape(-1), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -68,9 +66,9 @@ def test_sampled_generation_gives_the_same_codes(deep: Path, streaming: bool, mo
     for fast in ("1", "0"):
         monkeypatch.setenv(FAST_CPU_ENV, fast)
         model = replace(loaded, backend=backends.choose())  # the backend a load would choose now
-        assert isinstance(model.steps(built, 30), NumpyFrames) == (fast == "1")
-        mx.random.seed(11)  # sampling draws from mlx's stream on both paths, in the same order
-        codes[fast] = np.array(decode.generate(model, built, SAMPLED, SAMPLED, 30).codes)
+        assert isinstance(model.steps(), NumpySteps) == (fast == "1")
+        # Sampling draws from the row's own mlx stream on both paths, in the same order.
+        codes[fast] = np.array(scheduler.generate(model, built, SAMPLED, SAMPLED, 30, seed=11).codes)
     assert codes["1"].shape == (30, 16)
     np.testing.assert_array_equal(codes["1"], codes["0"])
 
@@ -80,29 +78,28 @@ def test_mlx_keeps_the_steps_where_numpy_cannot_help(
 ) -> None:
     monkeypatch.setattr(device, "is_cpu", lambda: False)  # Metal: mlx's own kernels are the fast ones
     model = loader.load(Path(shutil.copytree(tiny_model, tmp_path / "metal")))  # not the shared load
-    built = _prompt(model)
-    assert isinstance(model.steps(built, 8), MlxFrames)
+    assert isinstance(model.steps(), MlxSteps)
     monkeypatch.undo()
     monkeypatch.setenv(PRECISION_ENV, "keep")  # 8-bit layers and bfloat16 stay as downloaded
     quantized = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "kept")))  # not the shared load
-    assert isinstance(quantized.steps(_prompt(quantized), 8), MlxFrames)
-    assert np.array(decode.generate(quantized, _prompt(quantized), SAMPLED, SAMPLED, 4).codes).shape == (4, 16)
+    assert isinstance(quantized.steps(), MlxSteps)
+    assert np.array(scheduler.generate(quantized, _prompt(quantized), SAMPLED, SAMPLED, 4).codes).shape == (4, 16)
 
 
 def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> None:
     model = loader.load(tiny_model)
-    frames = NumpyFrames(model.module, _prompt(model), 2)
-    logits, hidden = frames.talk(None)
-    for step in range(2):
-        _, inputs = frames.frame(_greedy(logits), hidden, step, _greedy)
-        logits, hidden = frames.talk(inputs)
+    steps = NumpySteps(model.module)
+    row = steps.start(_prompt(model), 2)  # room for two steps after the prefill
+    for _ in range(3):
+        logits = steps.talk([row])
+        steps.frame([row], [int(_greedy(logits).item())], [_greedy])
     with pytest.raises(ValueError, match="store"):
-        frames.talk(inputs)
+        steps.talk([row])
 
 
 def test_numpy_reads_the_loaded_weights_in_place(tiny_model: Path) -> None:
     model = loader.load(tiny_model)
-    frames = NumpyFrames(model.module, _prompt(model), 4)
+    frames = NumpySteps(model.module)
     loaded = model.talker.model.layers[0].self_attn.q_proj.weight
     assert np.shares_memory(frames.talker.layers[0].q.weight, np.asarray(loaded))  # a view, no second copy
     assert np.shares_memory(frames.heads[3].weight, np.asarray(model.talker.code_predictor.lm_head[3].weight))

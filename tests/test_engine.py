@@ -1,6 +1,7 @@
 """Real synthesis through mlx-audio on the tiny random checkpoint (its audio is noise)."""
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,7 @@ from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis import decode, engine, prompt
+from manim_qwen_mlx.synthesis import decode, engine, prompt, scheduler
 
 SAMPLES_PER_FRAME = 1920
 SHORT = SynthesisSettings(max_tokens=FRAMES)
@@ -64,14 +64,14 @@ def test_runaway_generation_is_retried_with_derived_seeds_then_refused(
 ) -> None:
     # Random weights never emit end-of-speech, so every try reaches the ceiling the text allows.
     frames: list[int] = []
-    real_generate = decode.generate
+    real_run = scheduler.run
 
-    def spy(*args: object) -> decode.Codes:
-        result = real_generate(*args)  # type: ignore[arg-type]
-        frames.append(int(result.codes.shape[0]))
-        return result
+    def spy(*args: object) -> Iterator[tuple[object, object, decode.Codes]]:
+        for tag, built, result in real_run(*args):  # type: ignore[arg-type]
+            frames.append(int(result.codes.shape[0]))
+            yield tag, built, result
 
-    monkeypatch.setattr(decode, "generate", spy)
+    monkeypatch.setattr(scheduler, "run", spy)
     with pytest.raises(SynthesisError, match=r"kept talking past 2\.6 s \(or looped\) for 'Hi\.' in 3 tries"):
         _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
     assert frames == [33, 33, 33]  # ceil(12.5 * (2 s + 0.2 s * 3 chars)), each try
@@ -160,9 +160,11 @@ def test_other_model_types_are_refused(tiny_model: Path, reference: Path, tmp_pa
 
 def test_batch_synthesis_speaks_every_narration(tiny_model: Path, reference: Path) -> None:
     texts = ["A circle. Watch it grow.", "A square.", "And a triangle, too."]
-    speeches = engine.synthesize_many(
-        texts, Voice.from_options(reference), SHORT, ModelRef.resolve(tiny_model), batch_size=2
-    )
+    voice = Voice.from_options(reference)
+    made = dict(engine.synthesize_many([engine.Narrate(t, voice, SHORT) for t in texts], ModelRef.resolve(tiny_model),
+                                       batch_size=2))
+    speeches = [made[i] for i in range(3)]
+    assert all(isinstance(s, engine.Speech) for s in speeches)
     assert [len(s.spans) for s in speeches] == [2, 1, 1]
     for speech in speeches:
         assert speech.samples.size > 0 and speech.spans[-1].sample_end == speech.samples.size
@@ -170,29 +172,12 @@ def test_batch_synthesis_speaks_every_narration(tiny_model: Path, reference: Pat
 
 def test_batch_runaways_go_through_the_guard_and_fail_alone(tiny_model: Path, reference: Path) -> None:
     # With a 30-frame ceiling "Hi." (33 frames of its own) is cut on purpose, "A." (30) is a runaway.
-    speeches = engine.synthesize_many(
-        ["Hi.", "A."],
-        Voice.from_options(reference),
-        SynthesisSettings(max_tokens=30),
-        ModelRef.resolve(tiny_model),
-        batch_size=2,
-    )
+    voice, settings = Voice.from_options(reference), SynthesisSettings(max_tokens=30)
+    made = dict(engine.synthesize_many([engine.Narrate(t, voice, settings) for t in ("Hi.", "A.")],
+                                       ModelRef.resolve(tiny_model), batch_size=2))
+    speeches = [made[0], made[1]]
     assert isinstance(speeches[0], engine.Speech) and speeches[0].samples.size > 0
     assert isinstance(speeches[1], SynthesisError) and "kept talking" in str(speeches[1])
-
-
-def test_a_failing_batch_generation_is_not_blamed_on_the_voice(
-    tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The voice was checked against the model before: mlx-audio's own ValueError is a synthesis failure."""
-
-    def broken(self: object, **kwargs: object) -> None:
-        raise ValueError("shapes (2, 3) and (4,) do not broadcast")
-
-    monkeypatch.setattr(LoadedTTS, "mlx_audio_batch_generate", broken)
-    with pytest.raises(SynthesisError, match="do not broadcast") as raised:
-        engine.synthesize_many(["A.", "B."], Voice.from_options(reference), SHORT, ModelRef.resolve(tiny_model))
-    assert not isinstance(raised.value, VoiceError)
 
 
 def test_a_local_lookup_that_breaks_is_reported_not_downloaded_over(

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, prompt, sentence
+from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
 DATA = np.load(REPO / "tests" / "data" / "parity.npz")
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
@@ -47,7 +47,7 @@ def test_greedy_codes_equal_the_official(
 ) -> None:
     expected = DATA[f"codes_{'streaming' if streaming else 'flat'}_{penalty}"]
     built = prompt.build(model, str(DATA["text"]), voice, "auto", streaming)
-    result = decode.generate(model, built, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, 75)
+    result = scheduler.generate(model, built, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, 75)
     np.testing.assert_array_equal(np.array(result.codes), expected)
     assert result.ended == (len(expected) < 75)
 
@@ -66,7 +66,7 @@ def test_a_model_that_stops_at_once_still_speaks_two_frames(tiny_eager: Path) ->
     eager = loader.load(tiny_eager)
     spoken = sentence.voice_prompt(eager, "clone", DATA["clip_24k"], str(DATA["ref_text"]))
     built = prompt.build(eager, str(DATA["text"]), spoken, "auto", False)
-    result = decode.generate(eager, built, decode.Sampling(0.0, 50, 1.0, 1.05), GREEDY, 75)
+    result = scheduler.generate(eager, built, decode.Sampling(0.0, 50, 1.0, 1.05), GREEDY, 75)
     np.testing.assert_array_equal(np.array(result.codes), DATA["eager_codes"])  # official: min_new_tokens=2
     assert result.ended and len(DATA["eager_codes"]) == decode.MIN_FRAMES
 

@@ -27,16 +27,22 @@ class Prompt:
 
 
 class FrameSteps(Protocol):
-    """One generation's steps. Logits and codes are mlx arrays with a leading row axis (one row today;
-    the scheduler of continuous batching gives several). Hidden states and inputs are the backend's own
-    and only travel back into it, so the loop never converts them."""
+    """The single-token steps of rows in flight, for one loaded model. Each row owns its prompt, key/value
+    store and position, so rows of different lengths join and leave without padding. Logits are mlx
+    arrays [R, V] (sampling stays in mlx, one random stream per row); codes come back as numpy [R, 16];
+    whatever else a row holds is the backend's own."""
 
-    def talk(self, inputs: Any | None) -> tuple[Any, Any]:
-        """Logits [R, V] and hidden state of the next frame; ``None`` prefills the prompt."""
+    def start(self, prompt: Prompt, max_frames: int) -> Any:
+        """A new row: its prompt prefilled; the next ``talk`` hands out the prefill's logits."""
         ...
 
-    def frame(self, first: Any, hidden: Any, step: int, draw: Draw) -> tuple[Any, Any]:
-        """The frame's codes [R, 16], given its first codebook [R], and the talker's next input."""
+    def talk(self, rows: list[Any]) -> Any:
+        """Logits [R, V] of each row's next frame."""
+        ...
+
+    def frame(self, rows: list[Any], first: list[int], draws: list[Draw]) -> Any:
+        """Each row's frame, given its first codebook's code and its sampler for the others: codes
+        [R, 16] (numpy int32); each row's next input is kept for the next ``talk``."""
         ...
 
 
@@ -64,6 +70,6 @@ class Backend(Protocol):
         """Swaps made once the weights are loaded, fixed and at their precision; returns the model."""
         ...
 
-    def steps(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> FrameSteps:
-        """The single-token steps of one generation of at most ``max_frames`` frames."""
+    def steps(self, model: MlxAudioTTS) -> FrameSteps:
+        """Steps for rows of ``model``, its weights read once."""
         ...

@@ -78,7 +78,7 @@ def precache(
     finally:
         if bar is not None:
             bar.close()
-    notes = [f"{n} {what}" for n, what in ((summary.superseded, "superseded"), (summary.retried, "retried alone")) if n]
+    notes = [f"{summary.superseded} superseded"] if summary.superseded else []
     click.echo(
         f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized"
         + (f" ({', '.join(notes)})" if notes else "")

@@ -109,16 +109,6 @@ class SynthesisSettings:
     def with_overrides(self, **overrides: Any) -> SynthesisSettings:
         return replace(self, **overrides) if overrides else self
 
-    def sampling_kwargs(self) -> dict[str, Any]:
-        """The options mlx-audio's generate and batch_generate take from these settings."""
-        return {
-            "lang_code": self.lang_code,
-            "temperature": self.temperature,
-            "top_k": self.top_k,
-            "top_p": self.top_p,
-            "repetition_penalty": self.repetition_penalty,
-        }
-
     def talker_sampling(self) -> Sampling:
         return Sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
 

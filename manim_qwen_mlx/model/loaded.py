@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manim_qwen_mlx.backends.base import Backend, FrameSteps, Prompt
+from manim_qwen_mlx.backends.base import Backend, FrameSteps
 from manim_qwen_mlx.model.fixes import speaker_mel
 from manim_qwen_mlx.model.voice_prompts import VoicePromptStore
 
@@ -93,8 +93,9 @@ class LoadedTTS:
         """Codes of codebook ``group + 2`` -> [.., D]."""
         return self.module.talker.code_predictor.codec_embedding[group](ids)
 
-    def steps(self, prompt: Prompt, max_frames: int) -> FrameSteps:
-        return self.backend.steps(self.module, prompt, max_frames)
+    def steps(self) -> FrameSteps:
+        """The backend's single-token steps for rows of this model."""
+        return self.backend.steps(self.module)
 
     def reference_codes(self, samples: Any, cache_dir: Path | None = None) -> Any:
         """A clip's codes [1, 16, T], remembered by the voice store (on disk beside ``cache_dir``)."""
@@ -116,7 +117,3 @@ class LoadedTTS:
         """Codes [1, T, 16] -> samples [n] (mlx), every frame's."""
         wav, lengths = self.module.speech_tokenizer.decode(codes)
         return wav[0][: int(lengths[0])]
-
-    def mlx_audio_batch_generate(self, **kwargs: Any) -> Any:
-        """mlx-audio's batch generation (``precache --batch-size``), until our scheduler replaces it."""
-        return self.module.batch_generate(**kwargs)

@@ -21,9 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from manim_qwen_mlx.backends.base import Prompt
 from manim_qwen_mlx.core.settings import Sampling
-from manim_qwen_mlx.model.loaded import LoadedTTS
+from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 
 MIN_FRAMES = 2
 LOOP_PERIODS = (1, 2, 3, 4)  # a cycle of this many codes...
@@ -37,47 +36,69 @@ class Codes:
     looped: bool  # stopped because the codes degenerated into a loop
 
 
-def generate(model: LoadedTTS, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int) -> Codes:
-    """Codec frames for one prompt, sampled with ``mx.random``'s current state, the steps from the
-    model's backend."""
-    import mlx.core as mx
+class RowPolicy:
+    """The official policy for one generation (one row of the scheduler): its own random stream, seeded
+    as ``mx.random.seed(seed)`` seeds the global one (each draw splits the key, as mlx's global stream
+    does), so a row draws the same codes whatever shares its batch."""
 
-    config = model.config
-    eos = config.codec_eos_id
-    # Additive masks, made once: the codec's control codes never, end-of-speech not before MIN_FRAMES.
-    allowed = mx.zeros((config.vocab_size,))
-    allowed[config.vocab_size - 1024 :] = -mx.inf
-    allowed[eos] = 0.0
-    too_early = allowed.at[eos].add(-mx.inf)
-    steps = model.steps(prompt, max_frames)
+    def __init__(self, config: TTSConfig, talker: Sampling, subtalker: Sampling, max_frames: int, seed: int):
+        import mlx.core as mx
 
-    def draw(logits: Any) -> Any:
-        return sample(logits, subtalker)
+        self.talker_sampling, self.subtalker_sampling, self.max_frames = talker, subtalker, max_frames
+        self.eos, self.groups = config.codec_eos_id, config.num_code_groups
+        self.key = mx.random.key(seed)
+        # Additive masks: the codec's control codes never, end-of-speech not before MIN_FRAMES.
+        self.allowed = mx.zeros((config.vocab_size,))
+        self.allowed[config.vocab_size - 1024 :] = -mx.inf
+        self.allowed[self.eos] = 0.0
+        self.too_early = self.allowed.at[self.eos].add(-mx.inf)
+        self.history: list[int] = []
+        self.frames: list[Any] = []
+        self.ended = self.looped = False
 
-    history: list[int] = []
-    frames: list[Any] = []
-    inputs = None
-    ended = looped = False
-    for step in range(max_frames):
-        logits, hidden = steps.talk(inputs)
-        logits = _penalize(logits, history, talker.repetition_penalty)
-        first = sample(logits + (too_early if step < MIN_FRAMES else allowed), talker)
-        codes, inputs = steps.frame(first, hidden, step, draw)
-        code = int(codes[0, 0].item())
-        if code == eos:
-            ended = True
-            break
-        frames.append(codes)
-        history.append(code)
-        if is_loop(history):
-            looped = True
-            break
-    stacked = mx.concatenate(frames, axis=0) if frames else mx.zeros((0, config.num_code_groups), dtype=mx.int32)
-    return Codes(stacked, ended, looped)
+    def first(self, logits: Any) -> int:
+        """The frame's first-codebook code from the talker's logits [1, V]; end-of-speech ends the row."""
+        logits = _penalize(logits, self.history, self.talker_sampling.repetition_penalty)
+        mask = self.too_early if len(self.frames) < MIN_FRAMES else self.allowed
+        code = int(sample(logits + mask, self.talker_sampling, self._key(self.talker_sampling)).item())
+        self.ended = code == self.eos
+        return code
+
+    def draw(self, logits: Any) -> Any:
+        """One code of codebooks 2..16 from the code predictor's logits [1, V]."""
+        return sample(logits, self.subtalker_sampling, self._key(self.subtalker_sampling))
+
+    def accept(self, codes: Any) -> bool:
+        """Take a frame's codes [16]; whether the row is done (frame ceiling, or a loop)."""
+        self.frames.append(codes)
+        self.history.append(int(codes[0]))
+        self.looped = is_loop(self.history)
+        return self.looped or len(self.frames) >= self.max_frames
+
+    @property
+    def done(self) -> bool:
+        return self.ended or self.looped or len(self.frames) >= self.max_frames
+
+    def result(self) -> Codes:
+        import mlx.core as mx
+        import numpy as np
+
+        stacked = np.array(self.frames, dtype=np.int32).reshape(-1, self.groups)
+        return Codes(mx.array(stacked), self.ended, self.looped)
+
+    def _key(self, options: Sampling) -> Any:
+        """A fresh subkey when this draw samples; greedy draws take none (as with the global stream)."""
+        import mlx.core as mx
+
+        if options.temperature <= 0:
+            return None
+        self.key, sub = mx.random.split(self.key)
+        return sub
 
 
-def sample(logits: Any, options: Sampling) -> Any:
-    """One code from [1, vocab] logits: greedy at temperature 0, else temperature, top-k, top-p."""
+def sample(logits: Any, options: Sampling, key: Any = None) -> Any:
+    """One code from [1, vocab] logits: greedy at temperature 0, else temperature, top-k, top-p, drawn
+    with ``key`` (mlx's global stream without one)."""
     import mlx.core as mx
 
     if options.temperature <= 0:
@@ -94,7 +115,7 @@ def sample(logits: Any, options: Sampling) -> Any:
         drop = (cumulative <= 1 - options.top_p).astype(mx.int32)
         drop[:, -1] = 0  # keep at least the likeliest code
         logits = mx.where(_scatter(drop, order) > 0, -mx.inf, logits)
-    return mx.random.categorical(logits)
+    return mx.random.categorical(logits, key=key)
 
 
 def is_loop(history: list[int]) -> bool:

@@ -7,9 +7,10 @@ cache (tests/test_import_light.py).
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,20 +21,21 @@ from manim_qwen_mlx.core.defaults import (
     SAMPLE_RATE,
     TRANSCRIPT_CHARS_PER_SECOND,
 )
-from manim_qwen_mlx.core.errors import ModelLoadError, QwenMLXError, SynthesisError, VoiceError
+from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError, SynthesisError, VoiceError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import frame_cap, split_sentences, spoken_units
+from manim_qwen_mlx.core.text import split_sentences, spoken_units
 from manim_qwen_mlx.core.timing import Span, locate
 from manim_qwen_mlx.core.voice import Voice, reference_sha256
 from manim_qwen_mlx.model import loader
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis import sentence
+from manim_qwen_mlx.synthesis import decode, scheduler, sentence
 from manim_qwen_mlx.synthesis.prompt import VoicePrompt
+from manim_qwen_mlx.synthesis.scheduler import Job
 
 log = logging.getLogger(LOGGER_NAME)
 
-_references: dict[str, np.ndarray] = {}  # decoded clips by sha256, so mlx-audio's ICL cache hits
+_references: dict[str, np.ndarray] = {}  # decoded clips by sha256, once per process
 
 
 def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSettings) -> None:
@@ -89,6 +91,15 @@ class Speech:
     spans: list[Span]  # where each sentence lies, in the text and in ``samples``
 
 
+@dataclass(frozen=True)
+class Narrate:
+    """One narration to synthesize: normalised text, voice, settings."""
+
+    text: str
+    voice: Voice
+    settings: SynthesisSettings
+
+
 def synthesize(
     text: str,
     voice: Voice,
@@ -99,93 +110,73 @@ def synthesize(
 ) -> Speech:
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
-    model, voice_kwargs = _prepare(voice, settings, ref, allow_download)
-    spoken_as = _voice_prompt(model, voice, voice_kwargs, voice_store)
-    sentences = split_sentences(text)
-    chunks = [sentence.speak(model, piece, settings, spoken_as) for piece in sentences]
-    return _finish(text, sentences, chunks, settings)
+    ((_, result),) = synthesize_many([Narrate(text, voice, settings)], ref, allow_download, 1, voice_store)
+    if isinstance(result, QwenMLXError):
+        raise result
+    return result
 
 
 def synthesize_many(
-    texts: list[str],
-    voice: Voice,
-    settings: SynthesisSettings,
+    narrations: list[Narrate],
     ref: ModelRef,
     allow_download: bool = True,
-    batch_size: int = 4,
+    batch_size: int = 1,
     voice_store: Path | None = None,
-) -> list[Speech | QwenMLXError]:
-    """Several narrations in one voice, their sentences generated ``batch_size`` at a time with
-    mlx-audio's batch generation (faster on a GPU). Audio is as valid as one-by-one synthesis but not
-    bit-identical to it: sampling runs over the whole batch. A runaway sentence is redone alone; a
-    narration that still fails gets its error in its place, and the others their audio."""
-    model, voice_kwargs = _prepare(voice, settings, ref, allow_download)
-    import mlx.core as mx
-
-    # Encoded through the store on disk first; mlx-audio's batch generation then finds it in memory.
-    spoken_as = _voice_prompt(model, voice, voice_kwargs, voice_store)
-    split = [split_sentences(text) for text in texts]
-    # Sentences of similar length share a batch, so one frame ceiling fits them all.
-    todo = sorted(((frame_cap(s), t, i, s) for t, pieces in enumerate(split) for i, s in enumerate(pieces)))
-    chunks: dict[tuple[int, int], np.ndarray] = {}
-    failed: dict[int, QwenMLXError] = {}
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        cap = max(c for c, *_ in batch) if settings.max_tokens is None else min(settings.max_tokens, batch[-1][0])
-        if "ref_audio" in voice_kwargs:
-            batch_kwargs = voice_kwargs
-        else:
-            batch_kwargs = {
-                "voices": [voice_kwargs.get("voice")] * len(batch),
-                "instructs": [voice_kwargs.get("instruct")] * len(batch),
-            }
-        mx.random.seed(settings.seed)
-        try:  # the voice was checked against the model already: a failure here is mlx-audio's own
-            results = list(
-                model.mlx_audio_batch_generate(
-                    texts=[s for *_, s in batch], max_tokens=cap, **settings.sampling_kwargs(), **batch_kwargs
-                )
-            )
-        except ValueError as exc:
-            raise SynthesisError(f"Batch generation failed ({exc}): run precache with --batch-size 1.") from exc
-        finally:
-            mx.clear_cache()
-        by_index = {int(r.sequence_idx): r for r in results}
-        for index, (ceiling, text_index, sentence_index, piece) in enumerate(batch):
-            result = by_index.get(index)
-            deliberate_cut = settings.max_tokens is not None and settings.max_tokens < ceiling
-            if result is None:  # end of speech at once: nothing to say for this sentence
-                chunk = np.zeros(0, dtype=np.float32)
-            elif int(result.token_count) < ceiling or deliberate_cut:
-                chunk = np.asarray(result.audio, dtype=np.float32).reshape(-1)
-            elif text_index in failed:
-                continue
-            else:  # no end of speech within its ceiling: the guarded one-by-one path decides
-                try:
-                    chunk = sentence.speak(model, piece, settings, spoken_as)
-                except SynthesisError as exc:
-                    failed[text_index] = exc
-                    continue
-            chunks[(text_index, sentence_index)] = chunk
-    speeches: list[Speech | QwenMLXError] = []
-    for t, (text, pieces) in enumerate(zip(texts, split, strict=True)):
-        if t in failed:
-            speeches.append(failed[t])
-            continue
-        try:
-            speeches.append(_finish(text, pieces, [chunks[(t, i)] for i in range(len(pieces))], settings))
-        except SynthesisError as exc:
-            speeches.append(exc)
-    return speeches
-
-
-def _prepare(
-    voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool
-) -> tuple[LoadedTTS, dict[str, Any]]:
-    """The loaded model (after the voice is checked against it) and mlx-audio's voice arguments."""
+) -> Iterator[tuple[int, Speech | QwenMLXError]]:
+    """Every narration's audio (or the error that stopped it alone), each as soon as its last sentence is
+    done: their sentences run through the scheduler ``batch_size`` rows at a time, each row seeded as
+    one-by-one synthesis seeds it, so a narration's audio depends on its own inputs only. Voices and
+    settings may differ; a model that cannot load raises."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
-    check_voice(info, voice, settings)
-    return loader.load(info.path), _voice_kwargs(voice)
+    model: LoadedTTS | None = None
+    voices: dict[Voice, VoicePrompt] = {}
+    texts: dict[int, list[str]] = {}
+    queue: deque[tuple[tuple[int, int, int], Job]] = deque()
+    for index, item in enumerate(narrations):
+        try:
+            check_voice(info, item.voice, item.settings)
+            model = model or loader.load(info.path)
+            if item.voice not in voices:
+                voices[item.voice] = _voice_prompt(model, item.voice, voice_store)
+        except (ModelLoadError, ModelNotAvailableError):
+            raise
+        except QwenMLXError as exc:
+            yield index, exc
+            continue
+        texts[index] = split_sentences(item.text)
+        queue.extend(((index, number, 0), sentence.job(model, piece, item.settings, voices[item.voice]))
+                     for number, piece in enumerate(texts[index]))
+    if model is None:
+        return
+    chunks: dict[int, dict[int, np.ndarray]] = {index: {} for index in texts}
+    for (index, number, attempt), built, codes in scheduler.run(model, queue, batch_size):
+        if index not in chunks:
+            continue  # its narration failed already
+        item, piece = narrations[index], texts[index][number]
+        kept = sentence.verdict(piece, item.settings, codes, attempt)
+        if kept is False:  # a runaway: this row tries again, the others go on
+            retry = sentence.job(model, piece, item.settings, voices[item.voice], attempt + 1, built)
+            queue.appendleft(((index, number, attempt + 1), retry))
+            continue
+        if isinstance(kept, SynthesisError):
+            del chunks[index]
+            _drop(queue, index)
+            yield index, kept
+            continue
+        chunks[index][number] = decode.to_audio(model, codes.codes, built.ref_codes)
+        if len(chunks[index]) == len(texts[index]):
+            done = chunks.pop(index)
+            try:
+                yield index, _finish(item.text, texts[index], [done[n] for n in range(len(done))], item.settings)
+            except SynthesisError as exc:
+                yield index, exc
+
+
+def _drop(queue: deque[tuple[tuple[int, int, int], Job]], narration: int) -> None:
+    """Take a failed narration's sentences out of the queue (the scheduler reads the same deque)."""
+    kept = [entry for entry in queue if entry[0][0] != narration]
+    queue.clear()
+    queue.extend(kept)
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
@@ -234,23 +225,11 @@ def reference(voice: Voice) -> np.ndarray:
     return _references[digest]
 
 
-def _voice_prompt(
-    model: LoadedTTS, voice: Voice, voice_kwargs: dict[str, Any], voice_store: Path | None
-) -> VoicePrompt:
+def _voice_prompt(model: LoadedTTS, voice: Voice, voice_store: Path | None) -> VoicePrompt:
     """What our decoding loop conditions on; the 0.6B CustomVoice model takes no instruct (as official)."""
     instruct = None if model.config.size == "0b6" else voice.instruct
-    reference = voice_kwargs.get("ref_audio")
-    return sentence.voice_prompt(model, voice.kind, reference, voice.ref_text, voice.speaker, instruct, voice_store)
-
-
-def _voice_kwargs(voice: Voice) -> dict[str, Any]:
-    if voice.kind == "clone":
-        import mlx.core as mx
-
-        return {"ref_audio": mx.array(reference(voice)), "ref_text": voice.ref_text}
-    if voice.kind == "preset":
-        return {"voice": voice.speaker, "instruct": voice.instruct}
-    return {"instruct": voice.instruct}
+    clip = reference(voice) if voice.kind == "clone" else None
+    return sentence.voice_prompt(model, voice.kind, clip, voice.ref_text, voice.speaker, instruct, voice_store)
 
 
 def _check_transcript(voice: Voice, seconds: float) -> None:

@@ -70,14 +70,19 @@ def best(
     allow_download: bool,
     voice_store: Path | None,
     checking: Checking,
+    first: engine.Speech | None = None,
 ) -> tuple[engine.Speech, ChecksRecord]:
-    """The best take and the record of every take: seeds, scores, failures, which one was kept."""
+    """The best take and the record of every take: seeds, scores, failures, which one was kept. ``first``
+    is the first take when it was made already (a batch makes it with the same seed)."""
     expected = usual_rate(voice) * settings.speed
     takes: list[tuple[engine.Speech, Scores, list[str], int]] = []
     for take in range(checking.max_takes):
         seed = settings.seed + take * TAKE_SEED_STEP
         seeded = settings.with_overrides(seed=seed)
-        speech = engine.synthesize(spoken, voice, seeded, model, allow_download, voice_store)
+        if take == 0 and first is not None:
+            speech = first
+        else:
+            speech = engine.synthesize(spoken, voice, seeded, model, allow_download, voice_store)
         # A max_tokens ceiling cuts sentences on purpose: their pace says nothing then.
         deliberate_cut = settings.max_tokens is not None
         seconds = speech.samples.size / SAMPLE_RATE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +18,7 @@ from manim_qwen_mlx.cache.key import cache_key, input_data
 from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import timing
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
-from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError, SynthesisError
+from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
@@ -87,66 +88,53 @@ def _synthesize(said: Narration, voice_store: Path) -> tuple[engine.Speech, Chec
     return takes.best(*inputs, said.checking)
 
 
-_PENDING = SynthesisError("not synthesized yet")  # a slot of ensure_batch still to fill
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    cache: NarrationCache
-    text: str
-    spoken: str
-    bookmarks: BookmarkOptions | None = None
-
-
 def ensure_batch(
-    items: list[BatchItem],
-    voice: Voice,
-    settings: SynthesisSettings,
-    model: ModelRef,
-    allow_download: bool = True,
-    batch_size: int = 4,
-) -> list[tuple[Entry, bool] | QwenMLXError]:
-    """Like ``ensure`` for several narrations in one voice, synthesizing the missing ones together
-    with batch generation. Each item gets its entry and whether it was made, or the error that stopped
-    it alone: one failed narration never costs the others theirs. Every key is locked while its audio
-    is made."""
-    keyed = [(item, input_data(item.spoken, voice, settings, model)) for item in items]
-    with ExitStack() as locks:
+    items: list[tuple[NarrationCache, Narration]], batch_size: int = 1
+) -> Iterator[tuple[int, tuple[Entry, bool] | QwenMLXError]]:
+    """``ensure`` for many narrations of one model, their sentences batched by the scheduler (voices and
+    settings may differ). Each item's index comes with its entry and whether it was made, or with the
+    error that stopped it alone, as soon as it is stored; a narration's audio is what ``ensure`` would
+    make. Every key is locked until its own entry is stored."""
+    keyed = [(cache, said, said.input_data()) for cache, said in items]
+    locks = {index: ExitStack() for index in range(len(keyed))}
+    try:
         # One order for every process, so two batch runs never wait on each other's locks in a cycle.
-        wanted = {(item.cache.directory, cache_key(data)): item.cache for item, data in keyed}
-        for (_, key), owner in sorted(wanted.items(), key=lambda pair: pair[0]):
-            locks.enter_context(owner.key_lock(key))
-        found = [item.cache.lookup(data) for item, data in keyed]
-        missing = [i for i, entry in enumerate(found) if entry is None]
-        # Every missing slot is filled below, with its entry or its own error.
-        results: list[tuple[Entry, bool] | QwenMLXError] = [(e, False) if e is not None else _PENDING for e in found]
-        speeches = (
-            engine.synthesize_many(
-                [items[i].spoken for i in missing],
-                voice,
-                settings,
-                model,
-                allow_download,
-                batch_size,
-                items[0].cache.directory,
-            )
-            if missing
-            else []
-        )
-        for i, speech in zip(missing, speeches, strict=True):
-            item, data = keyed[i]
-            if isinstance(speech, QwenMLXError):
-                results[i] = speech
+        for index in sorted(locks, key=lambda i: (keyed[i][0].directory, cache_key(keyed[i][2]))):
+            cache, _, data = keyed[index]
+            locks[index].enter_context(cache.key_lock(cache_key(data)))
+        missing = []
+        for index, (cache, said, data) in enumerate(keyed):
+            entry = cache.lookup(data)
+            if entry is None:
+                missing.append(index)
                 continue
-            stored = _store(item.cache, item.text, item.spoken, data, cache_key(data), speech, settings, None, None)
-            results[i] = (stored, True)
-        for i, (item, _) in enumerate(keyed):
-            result = results[i]
-            if not isinstance(result, QwenMLXError) and needs_word_times(result[0], item.bookmarks):
-                assert item.bookmarks is not None
-                timed = _with_word_times(item.cache, result[0], item.spoken, settings, item.bookmarks)
-                results[i] = (timed, result[1])
-    return results
+            if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
+                entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks)
+            locks.pop(index).close()
+            yield index, (entry, False)
+        if not missing:
+            return
+        store, first = keyed[missing[0]][0].directory, keyed[missing[0]][1]
+        wanted = [engine.Narrate(keyed[i][1].spoken, keyed[i][1].voice, keyed[i][1].settings) for i in missing]
+        made = engine.synthesize_many(wanted, first.model, first.allow_download, batch_size, store)
+        for number, speech in made:
+            index = missing[number]
+            cache, said, data = keyed[index]
+            if isinstance(speech, QwenMLXError):
+                locks.pop(index).close()
+                yield index, speech
+                continue
+            record = None
+            if said.checking is not None:  # the batch made the first take; the checks decide on the rest
+                speech, record = takes.best(said.spoken, said.voice, said.settings, said.model, said.allow_download,
+                                            cache.directory, said.checking, first=speech)
+            entry = _store(cache, said.text, said.spoken, data, cache_key(data), speech, said.settings,
+                           said.bookmarks, None, record)
+            locks.pop(index).close()
+            yield index, (entry, True)
+    finally:
+        for stack in locks.values():
+            stack.close()
 
 
 def _store(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +32,6 @@ class PrecacheSummary:
     synthesized: int = 0
     timed: int = 0  # cached narration that only lacked word times for its bookmarks
     flagged: list[tuple[str, str]] = field(default_factory=list)  # (text, failures) kept as the best take
-    retried: int = 0  # failed in a batch, then made again on its own
     failed: list[tuple[str, QwenMLXError]] = field(default_factory=list)  # (text, the error that stopped it)
     superseded: int = 0  # made in an early pass for a text that depended on a placeholder duration
     audio_seconds: float = 0.0
@@ -64,10 +63,10 @@ def precache(
     batch_size: int = 1,
     verify: bool = False,
 ) -> PrecacheSummary:
-    """Synthesize what the scenes need; ``batch_size`` > 1 uses batch generation for narrations that
-    share a voice and settings (faster on a GPU; on the CPU measure first, see docs/performance.md);
-    ``verify`` also scores voice similarity and intelligibility of every take it makes, whatever the
-    scene's service says."""
+    """Synthesize what the scenes need: every missing narration of a model goes into one queue, whose
+    sentences run ``batch_size`` rows at a time (continuous batching; the audio is the same at any batch
+    size); each narration is stored the moment its last sentence is done. ``verify`` also scores voice
+    similarity and intelligibility of every take it makes, whatever the scene's service says."""
     started = time.perf_counter()
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
@@ -85,10 +84,8 @@ def precache(
             break
         if on_plan is not None:
             on_plan(todo)
-        for group in _slices(todo, batch_size):
-            for request, seconds in zip(
-                group, _synthesize(group, summary, failed_keys, broken_models, batch_size), strict=True
-            ):
+        for group in _by_model(todo):
+            for request, seconds in _synthesize(group, summary, failed_keys, broken_models, batch_size):
                 if seconds is not None:
                     made.add(request.key)
                 if on_segment is not None:
@@ -106,22 +103,12 @@ def _drop_superseded(keys: set[str], requests: list[collect.Request]) -> int:
     return sum(len(NarrationCache(d).remove(lambda e: cache_key(e["input_data"]) in keys)) for d in directories)
 
 
-def _slices(todo: list[collect.Request], batch_size: int) -> list[list[collect.Request]]:
-    """Runs of up to ``batch_size`` requests that can share one batch (same model, voice, settings)."""
-    slices: list[list[collect.Request]] = []
+def _by_model(todo: list[collect.Request]) -> list[list[collect.Request]]:
+    """The requests that share one loaded model (and download permission): one queue each."""
+    groups: dict[tuple[str, bool], list[collect.Request]] = {}
     for request in todo:
-        last = slices[-1] if slices else None
-        if last and len(last) < batch_size and _batchable(last[0], request):
-            last.append(request)
-        else:
-            slices.append([request])
-    return slices
-
-
-def _batchable(a: collect.Request, b: collect.Request) -> bool:
-    # Word-time options need not match: times are found per narration after its audio is made.
-    x, y = a.narration, b.narration
-    return (x.model, x.voice, x.settings, x.allow_download) == (y.model, y.voice, y.settings, y.allow_download)
+        groups.setdefault((str(request.model), request.narration.allow_download), []).append(request)
+    return list(groups.values())
 
 
 def _synthesize(
@@ -130,43 +117,47 @@ def _synthesize(
     failed_keys: set[str],
     broken_models: dict[str, QwenMLXError],
     batch_size: int,
-) -> list[float | None]:
-    """Seconds of audio made for each request; None where nothing was made (cached meanwhile, or failed).
-
-    A narration that fails inside a batch is made again alone, as a render would make it; only a
-    model that cannot load fails every request of the group at once."""
-    first = group[0]
-    problem = broken_models.get(str(first.model))
-    outcomes: list[tuple[Entry, bool] | QwenMLXError] = []
+) -> Iterator[tuple[collect.Request, float | None]]:
+    """Each request with the seconds of audio made for it as soon as it is stored; None where nothing was
+    made (cached meanwhile, or failed). A narration fails alone; a model that cannot load fails the rest
+    of its group at once."""
+    problem = broken_models.get(str(group[0].model))
+    reported: set[int] = set()
     if problem is None:
+        items = [(NarrationCache(r.cache_dir), r.narration) for r in group]
         try:
-            outcomes = [_ensure_one(first)] if len(group) == 1 else _ensure_batch(group, batch_size, summary)
+            for index, outcome in narration.ensure_batch(items, batch_size):
+                reported.add(index)
+                yield group[index], _account(group[index], outcome, summary, failed_keys)
         except (ModelNotAvailableError, ModelLoadError) as exc:
-            problem = broken_models[str(first.model)] = exc
+            problem = broken_models[str(group[0].model)] = exc
         except QwenMLXError as exc:
             problem = exc
-    if problem is not None:
-        outcomes = [problem] * len(group)  # the error itself, typed, for every request of the group
-    made: list[float | None] = []
-    for request, outcome in zip(group, outcomes, strict=True):
-        if isinstance(outcome, QwenMLXError):
-            failed_keys.add(request.key)
-            summary.failed.append((request.spoken, outcome))
-            made.append(None)
-            continue
-        entry, fresh = outcome
-        if not fresh:
-            summary.timed += request.narration.bookmarks is not None and not request.cached
-            made.append(None)
-            continue
-        seconds = float(entry.get("duration", 0.0))
-        checks = ChecksRecord.from_json(entry.get("checks"))
-        if checks is not None and not checks.passed:
-            summary.flagged.append((request.spoken, "; ".join(checks.kept.failures)))
-        summary.synthesized += 1
-        summary.audio_seconds += seconds
-        made.append(seconds)
-    return made
+    if problem is not None:  # the error itself, typed, for every request not reported yet
+        for index, request in enumerate(group):
+            if index not in reported:
+                yield request, _account(request, problem, summary, failed_keys)
+
+
+def _account(
+    request: collect.Request, outcome: tuple[Entry, bool] | QwenMLXError, summary: PrecacheSummary,
+    failed_keys: set[str],
+) -> float | None:
+    if isinstance(outcome, QwenMLXError):
+        failed_keys.add(request.key)
+        summary.failed.append((request.spoken, outcome))
+        return None
+    entry, fresh = outcome
+    if not fresh:
+        summary.timed += request.narration.bookmarks is not None and not request.cached
+        return None
+    seconds = float(entry.get("duration", 0.0))
+    checks = ChecksRecord.from_json(entry.get("checks"))
+    if checks is not None and not checks.passed:
+        summary.flagged.append((request.spoken, "; ".join(checks.kept.failures)))
+    summary.synthesized += 1
+    summary.audio_seconds += seconds
+    return seconds
 
 
 def _verified(request: collect.Request) -> collect.Request:
@@ -175,34 +166,3 @@ def _verified(request: collect.Request) -> collect.Request:
     checking = said.checking or takes.Checking.from_options(True, True, **{n: options.value(n) for n in names})
     assert checking is not None
     return replace(request, narration=replace(said, checking=replace(checking, verify=True)))
-
-
-def _ensure_batch(
-    group: list[collect.Request], batch_size: int, summary: PrecacheSummary
-) -> list[tuple[Entry, bool] | QwenMLXError]:
-    first = group[0].narration
-    items = [
-        narration.BatchItem(NarrationCache(r.cache_dir), r.narration.text, r.spoken, r.narration.bookmarks)
-        for r in group
-    ]
-    outcomes = narration.ensure_batch(items, first.voice, first.settings, first.model, first.allow_download, batch_size)
-    for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, QwenMLXError):
-            log.warning("Retrying alone after failing in a batch: %r (%s)", group[index].spoken[:60], outcome)
-            summary.retried += 1
-            outcomes[index] = _attempt(group[index])
-    return outcomes
-
-
-def _ensure_one(request: collect.Request) -> tuple[Entry, bool]:
-    return narration.ensure(NarrationCache(request.cache_dir), request.narration)
-
-
-def _attempt(request: collect.Request) -> tuple[Entry, bool] | QwenMLXError:
-    """One narration on its own; its own failure is returned, a model that cannot load is raised."""
-    try:
-        return _ensure_one(request)
-    except (ModelNotAvailableError, ModelLoadError):
-        raise
-    except QwenMLXError as exc:
-        return exc

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.backends import tree
-from manim_qwen_mlx.backends.base import MlxAudioTTS, Prompt
+from manim_qwen_mlx.backends.base import MlxAudioTTS
 from manim_qwen_mlx.backends.numpy_cpu import text_rows
-from manim_qwen_mlx.backends.numpy_cpu.steps import NumpyFrames
+from manim_qwen_mlx.backends.numpy_cpu.steps import NumpySteps
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
@@ -37,8 +37,8 @@ class NumpyCpuBackend:
     def after_fixes(self, model: MlxAudioTTS) -> MlxAudioTTS:
         return swap_decoder_layers(model)
 
-    def steps(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> NumpyFrames:
-        return NumpyFrames(model, prompt, max_frames)
+    def steps(self, model: MlxAudioTTS) -> NumpySteps:
+        return NumpySteps(model)
 
 
 def swap_decoder_layers(model: MlxAudioTTS) -> MlxAudioTTS:

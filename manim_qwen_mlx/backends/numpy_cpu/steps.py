@@ -10,7 +10,7 @@ copy, the same arithmetic in float32. Sampling stays in mlx, so the random strea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ class _Linear:
     bias: np.ndarray | None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y: np.ndarray = self.weight @ x
+        """Rows [R, in] -> [R, out]: one row is numpy's matrix-vector product, several one matrix product."""
+        y: np.ndarray = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 
 
@@ -44,10 +45,20 @@ class _Layer:
     down: _Linear
 
 
-class _Stack:
-    """A decoder stack run one token at a time, with its own key/value store."""
+@dataclass
+class _Store:
+    """One row's key/value store for one stack: [layers, kv heads, capacity, head dim]."""
 
-    def __init__(self, stack: Any, config: Any, capacity: int) -> None:
+    keys: np.ndarray
+    values: np.ndarray
+    length: int = 0
+
+
+class _Stack:
+    """A decoder stack run one token at a time for several rows, each with its own store and position:
+    the projections are one product over the rows, attention runs per row over its own keys."""
+
+    def __init__(self, stack: Any, config: Any) -> None:
         self.layers = [_layer(layer) for layer in stack.layers]
         self.norm = float32_view(stack.norm.weight)
         self.eps = float(config.rms_norm_eps)
@@ -55,101 +66,136 @@ class _Stack:
         self.head_dim = config.head_dim
         # mlx-audio's own (private) frequencies: recomputed in numpy, pow could differ by an ulp from the prefill's.
         self.inv_freq = float32_view(stack.rotary_emb._inv_freq).astype(np.float32)
+
+    def store(self, capacity: int) -> _Store:
+        """An empty store; its pages are only touched as tokens arrive."""
         shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
-        self.keys, self.values = np.empty(shape, np.float32), np.empty(shape, np.float32)
-        self.length = 0
+        return _Store(np.empty(shape, np.float32), np.empty(shape, np.float32))
 
-    def load(self, cache: list[Any]) -> None:
+    def load(self, store: _Store, cache: list[Any]) -> None:
         """Take over an mlx prefill's key/value caches."""
-        self.length = int(cache[0].offset)
-        if self.length > self.keys.shape[2]:
-            raise ValueError(f"prefill of {self.length} tokens exceeds the store of {self.keys.shape[2]}")
+        store.length = int(cache[0].offset)
+        if store.length > store.keys.shape[2]:
+            raise ValueError(f"prefill of {store.length} tokens exceeds the store of {store.keys.shape[2]}")
         for index, layer_cache in enumerate(cache):
-            self.keys[index, :, : self.length] = float32_view(layer_cache.keys[0, :, : self.length])
-            self.values[index, :, : self.length] = float32_view(layer_cache.values[0, :, : self.length])
+            store.keys[index, :, : store.length] = float32_view(layer_cache.keys[0, :, : store.length])
+            store.values[index, :, : store.length] = float32_view(layer_cache.values[0, :, : store.length])
 
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """The final-norm hidden state for one more token [D]."""
-        position = self.length
-        if position >= self.keys.shape[2]:
-            raise ValueError(f"more than {self.keys.shape[2]} tokens for a store made for that many")
-        freqs = position * self.inv_freq
-        cos, sin = np.cos(np.concatenate([freqs, freqs])), np.sin(np.concatenate([freqs, freqs]))
+    def step(self, x: np.ndarray, stores: list[_Store]) -> np.ndarray:
+        """The final-norm hidden states [R, D] for one more token of each row [R, D]."""
+        for store in stores:
+            if store.length >= store.keys.shape[2]:
+                raise ValueError(f"more than {store.keys.shape[2]} tokens for a store made for that many")
+        freqs = np.array([store.length for store in stores], np.float32)[:, None] * self.inv_freq
+        angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [R, 1, d]: every head alike
+        cos, sin = np.cos(angles), np.sin(angles)
         for index, layer in enumerate(self.layers):
-            x = x + self._attend(index, layer, _rms(x, layer.input_norm, self.eps), cos, sin)
+            x = x + self._attend(index, layer, _rms(x, layer.input_norm, self.eps), cos, sin, stores)
             h = _rms(x, layer.post_norm, self.eps)
             gate = layer.gate(h)
             x = x + layer.down(gate / (1.0 + np.exp(-gate)) * layer.up(h))
-        self.length += 1
+        for store in stores:
+            store.length += 1
         return _rms(x, self.norm, self.eps)
 
-    def _attend(self, index: int, layer: _Layer, h: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-        q = _rope(_rms(layer.q(h).reshape(self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
-        k = _rope(_rms(layer.k(h).reshape(self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
-        end = self.length + 1
-        self.keys[index, :, self.length] = k
-        self.values[index, :, self.length] = layer.v(h).reshape(self.kv_heads, self.head_dim)
-        keys, values = self.keys[index, :, :end], self.values[index, :, :end]  # [kv, T, d]
-        grouped = q.reshape(self.kv_heads, self.heads // self.kv_heads, self.head_dim)
-        scores = grouped @ keys.transpose(0, 2, 1) * (self.head_dim**-0.5)  # [kv, group, T]
-        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        weights /= weights.sum(axis=-1, keepdims=True)
-        return layer.o((weights @ values).reshape(-1))
+    def _attend(
+        self, index: int, layer: _Layer, h: np.ndarray, cos: np.ndarray, sin: np.ndarray, stores: list[_Store]
+    ) -> np.ndarray:
+        rows = h.shape[0]
+        q = _rope(_rms(layer.q(h).reshape(rows, self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
+        k = _rope(_rms(layer.k(h).reshape(rows, self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
+        v = layer.v(h).reshape(rows, self.kv_heads, self.head_dim)
+        out = np.empty((rows, self.heads * self.head_dim), np.float32)
+        for row, store in enumerate(stores):
+            end = store.length + 1
+            store.keys[index, :, store.length] = k[row]
+            store.values[index, :, store.length] = v[row]
+            keys, values = store.keys[index, :, :end], store.values[index, :, :end]  # [kv, T, d]
+            grouped = q[row].reshape(self.kv_heads, self.heads // self.kv_heads, self.head_dim)
+            scores = grouped @ keys.transpose(0, 2, 1) * (self.head_dim**-0.5)  # [kv, group, T]
+            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            weights /= weights.sum(axis=-1, keepdims=True)
+            out[row] = (weights @ values).reshape(-1)
+        return layer.o(out)
 
 
-class NumpyFrames:
-    """A generation's steps (one row) with the single-token ones in numpy: ``FrameSteps`` for the
-    numpy-cpu backend. The prompt's prefill (many tokens: a real matrix product) stays in mlx."""
+@dataclass
+class NumpyRow:
+    """One generation in flight: its prompt's text for the frames to come, its store, its next input."""
 
-    def __init__(self, model: MlxAudioTTS, prompt: Prompt, max_frames: int) -> None:
+    trailing: np.ndarray  # [N, D]
+    pad: np.ndarray  # [D]
+    store: _Store
+    logits: Any = None  # the next frame's [1, V] (mlx), until talk hands it out
+    hidden: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))  # [D]
+    inputs: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))  # [D], after a frame
+    step: int = 0
+
+
+class NumpySteps:
+    """``FrameSteps`` of the numpy-cpu backend: the prefill in mlx (many tokens: a real matrix product),
+    then every row's single-token steps in numpy on zero-copy views of the model's float32 weights."""
+
+    def __init__(self, model: MlxAudioTTS) -> None:
         talker = model.talker
-        self.model, self.prompt = model, prompt
-        # Sized for the longest generation; pages are only touched as tokens arrive.
-        self.talker = _Stack(talker.model, model.config.talker_config, prompt.embeds.shape[1] + max_frames)
+        self.model = model
+        self.talker = _Stack(talker.model, model.config.talker_config)
         self.codec_head = _linear(talker.codec_head)
         self.codec_embedding = float32_view(talker.model.codec_embedding.weight)
         predictor = talker.code_predictor
         projection = predictor.small_to_mtp_projection
         self.projection = None if projection is None else _linear(projection)
-        self.predictor = _Stack(predictor.model, predictor.config, model.config.talker_config.num_code_groups)
+        self.predictor = _Stack(predictor.model, predictor.config)
+        self.groups = model.config.talker_config.num_code_groups
         self.heads = [_linear(head) for head in predictor.lm_head]
         self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
-        self.trailing = np.asarray(prompt.trailing[0])
-        self.pad = np.asarray(prompt.pad).reshape(-1)
 
-    def talk(self, inputs: np.ndarray | None) -> tuple[Any, np.ndarray]:
-        """Logits [1, V] (mlx, for sampling) and hidden state [D] of the next frame; ``None`` prefills
-        the prompt in mlx and takes over its key/value cache."""
+    def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
+        cache = self.model.talker.make_cache()
+        logits, hidden = self.model.talker(prompt.embeds, cache=cache)
+        # Sized for the longest generation; pages are only touched as tokens arrive.
+        store = self.talker.store(prompt.embeds.shape[1] + max_frames)
+        self.talker.load(store, cache)
+        row = NumpyRow(np.asarray(prompt.trailing[0]), np.asarray(prompt.pad).reshape(-1), store)
+        row.logits, row.hidden = logits[:, -1, :], np.asarray(hidden[0, -1])
+        return row
+
+    def talk(self, rows: list[NumpyRow]) -> Any:
         import mlx.core as mx
 
-        if inputs is None:
-            cache = self.model.talker.make_cache()
-            logits, hidden = self.model.talker(self.prompt.embeds, cache=cache)
-            self.talker.load(cache)
-            return logits[:, -1, :], np.asarray(hidden[0, -1])
-        hidden = self.talker.step(inputs)
-        return mx.array(self.codec_head(hidden))[None], hidden
+        stepping = [row for row in rows if row.logits is None]
+        if stepping:
+            hidden = self.talker.step(np.stack([row.inputs for row in stepping]), [row.store for row in stepping])
+            logits = self.codec_head(hidden)
+            for index, row in enumerate(stepping):
+                row.hidden, row.logits = hidden[index], mx.array(logits[index])[None]
+        out = mx.concatenate([row.logits for row in rows], axis=0)
+        for row in rows:
+            row.logits = None
+        return out
 
-    def frame(self, first: Any, hidden: np.ndarray, step: int, draw: Draw) -> tuple[Any, np.ndarray]:
-        """The frame's codes [1, 16] (mlx) and the talker's next input [D]."""
+    def frame(self, rows: list[NumpyRow], first: list[int], draws: list[Draw]) -> np.ndarray:
         import mlx.core as mx
 
-        codes = [int(first.item())]
-        self.predictor.length = 0
-        self._predict(hidden)
-        embed = self.codec_embedding[codes[0]]
+        codes = [[code] for code in first]
+        stores = [self.predictor.store(self.groups) for _ in rows]  # each frame starts afresh
+        self._predict(np.stack([row.hidden for row in rows]), stores)
+        embed = self.codec_embedding[first]
         for group, head in enumerate(self.heads):
-            logits = head(self._predict(embed))
-            codes.append(int(draw(mx.array(logits)[None]).item()))
-            embed = self.embeddings[group][codes[-1]]
-        total = self.codec_embedding[codes[0]]
-        for group, code in enumerate(codes[1:]):  # summed in mlx's order, then the text added
-            total = total + self.embeddings[group][code]
-        text = self.trailing[step] if step < len(self.trailing) else self.pad
-        return mx.array([codes], dtype=mx.int32), text + total
+            logits = head(self._predict(embed, stores))
+            for index, draw in enumerate(draws):
+                codes[index].append(int(draw(mx.array(logits[index])[None]).item()))
+            embed = self.embeddings[group][[row_codes[-1] for row_codes in codes]]
+        total = self.codec_embedding[first]
+        for group in range(self.groups - 1):  # summed in mlx's order, then the text added
+            total = total + self.embeddings[group][[row_codes[group + 1] for row_codes in codes]]
+        for index, row in enumerate(rows):
+            text = row.trailing[row.step] if row.step < len(row.trailing) else row.pad
+            row.inputs, row.step = text + total[index], row.step + 1
+        return np.array(codes, dtype=np.int32)
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        return self.predictor.step(x if self.projection is None else self.projection(x))
+    def _predict(self, x: np.ndarray, stores: list[_Store]) -> np.ndarray:
+        return self.predictor.step(x if self.projection is None else self.projection(x), stores)
 
 
 def _linear(layer: Any) -> _Linear:
@@ -179,6 +225,7 @@ def _rms(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
 
 
 def _rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """x [R, heads, d] turned by each row's angles [R, 1, d]."""
     half = x.shape[-1] // 2
     rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
     turned: np.ndarray = x * cos + rotated * sin

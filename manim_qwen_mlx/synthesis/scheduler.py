@@ -1,0 +1,77 @@
+"""Continuous batching: up to B generations (rows) in flight over one loaded model.
+
+Each step asks the backend for every row's next logits at once (one matrix product over the rows on
+numpy-cpu, one graph on mlx), applies each row's own policy (``decode.RowPolicy``: its random stream,
+penalty history, minimum length, loop detector, frame ceiling), then has the backend make every row's
+frame. A row that ends (end-of-speech, a loop, its ceiling) leaves at once and the next job in the queue
+is prefilled in its place. The queue is read as rows free up, so a consumer may put a job back (a
+runaway's retry) while it iterates. One-by-one synthesis is this with B = 1: one path, not two.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from manim_qwen_mlx.backends.base import Prompt
+from manim_qwen_mlx.core.settings import Sampling
+from manim_qwen_mlx.model.loaded import LoadedTTS
+from manim_qwen_mlx.synthesis.decode import Codes, RowPolicy
+
+Tag = TypeVar("Tag")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One generation to run: its prompt (built when its row starts, so a long queue holds no embeddings),
+    samplers, frame ceiling and seed."""
+
+    prompt: Callable[[], Prompt]
+    talker_sampling: Sampling
+    subtalker_sampling: Sampling
+    max_frames: int
+    seed: int
+
+
+@dataclass
+class _Row(Generic[Tag]):
+    tag: Tag
+    prompt: Prompt
+    policy: RowPolicy
+    state: Any  # the backend's
+
+
+def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Iterator[tuple[Tag, Prompt, Codes]]:
+    """Every job of ``queue`` through the decoding loop, ``batch_size`` rows at a time; each result as its
+    row ends (not in queue order)."""
+    import mlx.core as mx
+
+    steps = model.steps()
+    rows: list[_Row[Tag]] = []
+    while queue or rows:
+        while queue and len(rows) < batch_size:
+            tag, job = queue.popleft()
+            prompt = job.prompt()
+            policy = RowPolicy(model.config, job.talker_sampling, job.subtalker_sampling, job.max_frames, job.seed)
+            rows.append(_Row(tag, prompt, policy, steps.start(prompt, job.max_frames)))
+        logits = steps.talk([row.state for row in rows])
+        firsts = [row.policy.first(logits[index : index + 1]) for index, row in enumerate(rows)]
+        going = [(row, code) for row, code in zip(rows, firsts, strict=True) if not row.policy.ended]
+        if going:
+            states, codes, draws = zip(*((row.state, code, row.policy.draw) for row, code in going), strict=True)
+            for (row, _), frame in zip(going, steps.frame(list(states), list(codes), list(draws)), strict=True):
+                row.policy.accept(frame)
+        for row in [row for row in rows if row.policy.done]:
+            rows.remove(row)
+            yield row.tag, row.prompt, row.policy.result()
+            mx.clear_cache()
+
+
+def generate(model: LoadedTTS, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int,
+             seed: int = 0) -> Codes:
+    """Codec frames for one prompt: a batch of one row, its random stream seeded with ``seed``."""
+    job = Job(lambda: prompt, talker, subtalker, max_frames, seed)
+    ((_, _, codes),) = run(model, deque([(None, job)]), 1)
+    return codes

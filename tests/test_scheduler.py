@@ -1,0 +1,120 @@
+"""Continuous batching: a row's codes depend on its own inputs only, never on what shares its batch."""
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import EXAMPLE_VOICE
+
+from manim_qwen_mlx import SynthesisError, audio
+from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.settings import Sampling, SynthesisSettings
+from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model import loader
+from manim_qwen_mlx.synthesis import engine, prompt, scheduler, sentence
+
+GREEDY = Sampling(0.0, 0, 1.0, 1.05)
+SAMPLED = Sampling(0.9, 50, 0.95, 1.05)
+TEXTS = ["A circle grows slowly on the screen.", "Then a square.", "And at last a triangle, drawn edge by edge."]
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen3_tts import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("models") / "tiny-deep", layers=3, predictor_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another voice: the first two seconds of the example clip, with its own transcript."""
+    data, rate = sf.read(EXAMPLE_VOICE, dtype="float32")
+    clip = tmp_path_factory.mktemp("voices") / "short.wav"
+    sf.write(clip, data[: 2 * rate], rate)
+    clip.with_suffix(".txt").write_text("The quick brown.")
+    return clip
+
+
+def _voices(model: Any, short_clip: Path) -> list[prompt.VoicePrompt]:
+    made = []
+    for clip in (EXAMPLE_VOICE, short_clip):
+        voice = Voice.from_options(clip)
+        assert voice.ref_audio is not None
+        made.append(sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text))
+    return made
+
+
+def _jobs(model: Any, voices: list[prompt.VoicePrompt], streaming: bool, sampling: Sampling,
+          frames: list[int]) -> list[scheduler.Job]:
+    """Rows of different prompt lengths, voices and frame ceilings."""
+    jobs = []
+    for index, (text, ceiling) in enumerate(zip(TEXTS * 2, frames, strict=False)):
+        built = prompt.build(model, text, voices[index % 2], "auto", streaming)
+        jobs.append(scheduler.Job(lambda built=built: built, sampling, sampling, ceiling, 100 + index))
+    return jobs
+
+
+def _codes(model: Any, jobs: list[scheduler.Job], batch_size: int) -> dict[int, np.ndarray]:
+    results = scheduler.run(model, deque(enumerate(jobs)), batch_size)
+    return {index: np.array(codes.codes) for index, _, codes in results}
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["non-streaming", "streaming"])
+@pytest.mark.parametrize("sampling", [GREEDY, SAMPLED], ids=["greedy", "sampled"])
+@pytest.mark.parametrize("which", ["tiny_model", "deep"])
+def test_batched_rows_give_the_codes_of_one_by_one(
+    which: str, sampling: Sampling, streaming: bool, short_clip: Path, request: pytest.FixtureRequest
+) -> None:
+    model = loader.load(request.getfixturevalue(which))
+    frames = [14, 5, 20, 9, 17, 11]  # rows end at different frames while the others go on
+    jobs = _jobs(model, _voices(model, short_clip), streaming, sampling, frames)
+    alone = {index: _codes(model, [job], 1)[0] for index, job in enumerate(jobs)}
+    assert [alone[i].shape[0] for i in range(len(jobs))] == frames  # random weights never say end-of-speech
+    for batch_size in (2, 4, 6):
+        batched = _codes(model, jobs, batch_size)
+        for index in range(len(jobs)):
+            np.testing.assert_array_equal(batched[index], alone[index], err_msg=f"row {index}, B={batch_size}")
+
+
+def test_rows_leave_as_they_end_and_queued_ones_join(tiny_model: Path, short_clip: Path) -> None:
+    model = loader.load(tiny_model)
+    jobs = _jobs(model, _voices(model, short_clip), False, GREEDY, [12, 3, 8, 4, 6, 2])
+    order = [index for index, _, _ in scheduler.run(model, deque(enumerate(jobs)), 2)]
+    # Two rows at a time, each leaving at its own ceiling and freeing its place for the next in the queue:
+    # 1 (3 frames) at step 3, then 2 (8, from step 4) at 11, 0 at 12, 3 (4, from 12) at 15, 5 (2, from
+    # 16) at 17, and 4 (6, from 13) at 18.
+    assert order == [1, 2, 0, 3, 5, 4]
+
+
+def test_a_runaway_is_retried_alone_while_the_others_finish(tiny_model: Path, reference: Path) -> None:
+    """"A." (30 frames of its own) never ends at a ceiling of 30; "Hi." is cut on purpose at 30."""
+    voice, settings = Voice.from_options(reference), SynthesisSettings(max_tokens=30)
+    texts = ["Hi.", "A.", "A circle. Watch it grow."]
+    ref = ModelRef.resolve(tiny_model)
+    made = dict(engine.synthesize_many([engine.Narrate(t, voice, settings) for t in texts], ref, batch_size=3))
+    assert isinstance(made[1], SynthesisError) and "in 3 tries" in str(made[1])
+    for index in (0, 2):
+        alone = engine.synthesize(texts[index], voice, settings, ref)
+        batched = made[index]
+        assert isinstance(batched, engine.Speech)
+        np.testing.assert_array_equal(batched.samples, alone.samples)
+
+
+def test_narrations_come_back_as_they_are_done(tiny_model: Path, reference: Path, short_clip: Path) -> None:
+    """A long narration does not hold back the short ones behind it; voices and settings may differ."""
+    ref = ModelRef.resolve(tiny_model)
+    voices = [Voice.from_options(reference), Voice.from_options(short_clip)]
+    wanted = [
+        engine.Narrate("A long one, cut at twenty frames.", voices[0], SynthesisSettings(max_tokens=20)),
+        engine.Narrate("Five.", voices[1], SynthesisSettings(max_tokens=4)),
+        engine.Narrate("Six.", voices[0], SynthesisSettings(max_tokens=4, seed=3)),
+    ]
+    made = list(engine.synthesize_many(wanted, ref, batch_size=2))
+    assert [index for index, _ in made] == [1, 2, 0]  # 1 ends at frame 4, 2 takes its row and ends at 8
+    for index, speech in made:
+        assert isinstance(speech, engine.Speech)
+        alone = engine.synthesize(wanted[index].text, wanted[index].voice, wanted[index].settings, ref)
+        np.testing.assert_array_equal(speech.samples, alone.samples)
