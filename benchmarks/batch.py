@@ -1,63 +1,130 @@
-"""Batch vs one-by-one generation for one voice: the same narrations at batch 1, 2, 4 and 8.
+"""Continuous batching: rows x frames per second of the decoding loop (talker + code predictor, prefill
+included, the speech decoder not) at batch sizes 1, 2, 4 and 8, each size in a fresh process (peak RSS),
+idle and with one core kept busy by another process; and whether every row's codes equal batch 1's.
 
-    .venv/bin/python benchmarks/batch.py [--segments 8] [--frames 12] [--model FOLDER]
+    .venv/bin/python benchmarks/batch.py [FOLDER] [--rows 8] [--frames 24] [--sizes 1,2,4,8] [--no-busy]
 
-Without --model it builds the tiny random test checkpoint. On a GPU batching wins; on the CPU it may
-lose, which is why `precache --batch-size` defaults to 1.
+FOLDER: a checkpoint (benchmarks/vs_reference.py --checkpoint FOLDER builds the 0.6B-Base dimensions);
+without it the tiny test checkpoint, whose figures measure Python, not arithmetic. Rows are sampled
+(temperature 0.9, top-k 50), each with its own seed, over eight different sentences and one cloned voice.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+TEXTS = [
+    "A circle grows slowly on the screen.", "Then a square appears beside it.", "The two shapes meet.",
+    "Now watch the area of the circle.", "It is pi times the radius squared.", "The square's side is two.",
+    "So its area is four.", "Which one is larger?",
+]
+
+
+def worker(folder: str, rows: int, frames: int, batch: int, codes_out: str) -> None:
+    from collections import deque
+
+    from manim_qwen_mlx.backends.blas import prepare_blas
+
+    prepare_blas()
+    import numpy as np
+
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.settings import Sampling
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import prompt, scheduler, sentence
+
+    model = loader.load(Path(folder).resolve())
+    voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
+    assert voice.ref_audio is not None
+    spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    built = [prompt.build(model, TEXTS[i % len(TEXTS)], spoken, "auto", False) for i in range(rows)]
+    sampling = Sampling(0.9, 50, 1.0, 1.05)
+    warm = scheduler.Job(lambda: built[0], sampling, sampling, 2, 0)
+    list(scheduler.run(model, deque([(0, warm)]), 1))
+    jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built))
+    started = time.perf_counter()
+    results = {index: np.array(codes.codes) for index, _, codes in scheduler.run(model, jobs, batch)}
+    seconds = time.perf_counter() - started
+    np.save(codes_out, np.stack([results[i] for i in range(rows)]))
+    made = sum(r.shape[0] for r in results.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    print(json.dumps({"seconds": seconds, "frames": made, "peak_mb": peak}))
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def measure(folder: str, rows: int, frames: int, batch: int, codes_out: str, busy: bool) -> dict[str, float]:
+    spinner = multiprocessing.Process(target=spin, daemon=True) if busy else None
+    if spinner:
+        spinner.start()
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", folder, str(rows), str(frames), str(batch), codes_out],
+            capture_output=True, text=True, check=True,
+        )
+    finally:
+        if spinner:
+            spinner.terminate()
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--segments", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--model", type=Path)
+    parser.add_argument("checkpoint", nargs="?", type=Path)
+    parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--sizes", default="1,2,4,8")
+    parser.add_argument("--no-busy", action="store_true", help="skip the runs with one core kept busy")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from manim_qwen_mlx.backends import blas
+    if args.worker:
+        folder, rows, frames, batch, codes_out = args.worker
+        worker(folder, int(rows), int(frames), int(batch), codes_out)
+        return
+    import numpy as np
 
-    blas.prepare_blas()
-    from manim_qwen_mlx.core.model_ref import ModelRef
-    from manim_qwen_mlx.core.settings import SynthesisSettings
-    from manim_qwen_mlx.core.voice import Voice
-    from manim_qwen_mlx.synthesis import engine
-
+    sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
-        if args.model is None:
+        folder = args.checkpoint
+        if folder is None:
             sys.path.insert(0, str(REPO / "tests"))
             from fixtures.tiny_qwen3_tts import build_checkpoint
 
-            args.model = build_checkpoint(Path(tmp) / "tiny")
-        ref = ModelRef.resolve(args.model)
-        voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
-        settings = SynthesisSettings(max_tokens=args.frames)
-        texts = [f"Segment number {i} of the batch benchmark." for i in range(args.segments)]
-        engine.synthesize(texts[0], voice, settings, ref)  # load and encode the reference first
-        times = {}
-        started = time.perf_counter()
-        for text in texts:
-            engine.synthesize(text, voice, settings, ref)
-        times[1] = time.perf_counter() - started
-        for size in (2, 4, 8):
-            started = time.perf_counter()
-            engine.synthesize_many(texts, voice, settings, ref, batch_size=size)
-            times[size] = time.perf_counter() - started
-    print(
-        f"{args.segments} narrations, {args.frames} frames each, model {Path(args.model).name}, "
-        f"BLAS: {blas.prepare_blas()}"
-    )
-    print(f"{'batch size':<12}{'seconds':>9}{'vs batch 1':>12}")
-    for size, seconds in times.items():
-        print(f"{size:<12}{seconds:>9.2f}{times[1] / seconds:>11.2f}x")
+            folder = build_checkpoint(Path(tmp) / "tiny")
+        print(f"{folder.name}: {args.rows} rows x {args.frames} frames, sampled, one voice; "
+              f"{os.cpu_count()} cores; each size in its own process")
+        print("| batch | load | seconds | rows x frames/s | vs batch 1 | peak RSS | codes equal to batch 1 |")
+        print("|---:|---|---:|---:|---:|---:|---|")
+        for busy in ([False] if args.no_busy else [False, True]):
+            base = None
+            first_codes = None
+            for batch in sizes:
+                codes_out = str(Path(tmp) / f"codes-{batch}-{busy}.npy")
+                row = measure(str(folder), args.rows, args.frames, batch, codes_out, busy)
+                rate = row["frames"] / row["seconds"]
+                base = base or rate
+                codes = np.load(codes_out)
+                first_codes = codes if first_codes is None else first_codes
+                same = [bool(np.array_equal(a, b)) for a, b in zip(codes, first_codes, strict=True)]
+                differing = int(sum((a != b).any(axis=-1).sum() for a, b in zip(codes, first_codes, strict=True)))
+                load = "one core busy" if busy else "idle"
+                print(f"| {batch} | {load} | {row['seconds']:.2f} | {rate:.2f} | {rate / base:.2f}x | "
+                      f"{row['peak_mb'] / 1024:.2f} GB | {sum(same)}/{len(same)} rows ({differing} frames differ) |")
 
 
 if __name__ == "__main__":

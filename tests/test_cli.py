@@ -66,11 +66,15 @@ def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path
     assert len(NarrationCache(tmp_path / "media" / "voiceovers").entries()) == 5
 
 
-def test_killed_precache_leaves_a_cache_the_next_run_completes(scene_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_size", ["1", "4"])
+def test_killed_precache_leaves_a_cache_the_next_run_completes(
+    scene_env: dict[str, str], tmp_path: Path, batch_size: str
+) -> None:
+    """Killed while rows are in flight: what was stored is whole, and the next run makes the rest."""
     env = {**scene_env, "TEST_STEPS": "8", "TEST_FRAMES": "40"}
     index = tmp_path / "media" / "voiceovers" / "cache.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "manim_qwen_mlx", "precache", str(LOOP)],
+        [sys.executable, "-m", "manim_qwen_mlx", "precache", "--batch-size", batch_size, str(LOOP)],
         cwd=tmp_path,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,

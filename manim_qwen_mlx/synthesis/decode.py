@@ -56,16 +56,19 @@ class RowPolicy:
         self.frames: list[Any] = []
         self.ended = self.looped = False
 
-    def first(self, logits: Any) -> int:
-        """The frame's first-codebook code from the talker's logits [1, V]; end-of-speech ends the row."""
+    def first(self, logits: Any) -> Any:
+        """The frame's first-codebook code [1] (lazy mlx) from the talker's logits [1, V]; the caller
+        evaluates every row's at once and hands it to ``took``."""
         logits = _penalize(logits, self.history, self.talker_sampling.repetition_penalty)
         mask = self.too_early if len(self.frames) < MIN_FRAMES else self.allowed
-        code = int(sample(logits + mask, self.talker_sampling, self._key(self.talker_sampling)).item())
+        return sample(logits + mask, self.talker_sampling, self._key(self.talker_sampling))
+
+    def took(self, code: int) -> None:
+        """The first code drawn: end-of-speech ends the row."""
         self.ended = code == self.eos
-        return code
 
     def draw(self, logits: Any) -> Any:
-        """One code of codebooks 2..16 from the code predictor's logits [1, V]."""
+        """One code [1] (lazy mlx) of codebooks 2..16 from the code predictor's logits [1, V]."""
         return sample(logits, self.subtalker_sampling, self._key(self.subtalker_sampling))
 
     def accept(self, codes: Any) -> bool:

@@ -57,7 +57,9 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
             policy = RowPolicy(model.config, job.talker_sampling, job.subtalker_sampling, job.max_frames, job.seed)
             rows.append(_Row(tag, prompt, policy, steps.start(prompt, job.max_frames)))
         logits = steps.talk([row.state for row in rows])
-        firsts = [row.policy.first(logits[index : index + 1]) for index, row in enumerate(rows)]
+        firsts = draw_all([row.policy.first(logits[index : index + 1]) for index, row in enumerate(rows)])
+        for row, code in zip(rows, firsts, strict=True):
+            row.policy.took(code)
         going = [(row, code) for row, code in zip(rows, firsts, strict=True) if not row.policy.ended]
         if going:
             states, codes, draws = zip(*((row.state, code, row.policy.draw) for row, code in going), strict=True)
@@ -67,6 +69,14 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
             rows.remove(row)
             yield row.tag, row.prompt, row.policy.result()
             mx.clear_cache()
+
+
+def draw_all(drawn: list[Any]) -> list[int]:
+    """Every row's lazily drawn code, evaluated together (one sync, not one a row)."""
+    import mlx.core as mx
+    import numpy as np
+
+    return [int(code) for code in np.array(mx.concatenate([code.reshape(1) for code in drawn]))]
 
 
 def generate(model: LoadedTTS, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int,

@@ -18,6 +18,8 @@ import numpy as np
 from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.tree import float32_view
 
+MATRIX_ROWS = 4  # fewer rows run as matrix-vector products: OpenBLAS's 2- and 3-row products are slower
+
 
 @dataclass(frozen=True)
 class _Linear:
@@ -25,8 +27,13 @@ class _Linear:
     bias: np.ndarray | None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Rows [R, in] -> [R, out]: one row is numpy's matrix-vector product, several one matrix product."""
-        y: np.ndarray = x @ self.weight.T
+        """Rows [R, in] -> [R, out]. Below ``MATRIX_ROWS`` rows, one matrix-vector product a row (the weights
+        stream at the bus's speed, and each row rounds as it does alone); from there one matrix product,
+        which reads the weights once for all rows (benchmarks/batch.py)."""
+        if len(x) < MATRIX_ROWS:
+            y: np.ndarray = np.stack([self.weight @ row for row in x])
+        else:
+            y = (self.weight @ x.T).T  # W @ X^T: faster than X @ W^T in OpenBLAS, the same values
         return y if self.bias is None else y + self.bias
 
 
@@ -183,8 +190,9 @@ class NumpySteps:
         embed = self.codec_embedding[first]
         for group, head in enumerate(self.heads):
             logits = head(self._predict(embed, stores))
-            for index, draw in enumerate(draws):
-                codes[index].append(int(draw(mx.array(logits[index])[None]).item()))
+            drawn = [draw(mx.array(logits[index])[None]).reshape(1) for index, draw in enumerate(draws)]
+            for row_codes, code in zip(codes, np.array(mx.concatenate(drawn)), strict=True):  # one sync a group
+                row_codes.append(int(code))
             embed = self.embeddings[group][[row_codes[-1] for row_codes in codes]]
         total = self.codec_embedding[first]
         for group in range(self.groups - 1):  # summed in mlx's order, then the text added
