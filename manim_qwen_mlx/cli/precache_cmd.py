@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from manim_qwen_mlx.core.defaults import BATCH_SIZE_ENV
+from manim_qwen_mlx.core.defaults import BATCH_SIZE_ENV, DEFAULT_BATCH_SIZE
 from manim_qwen_mlx.core.options import BY_NAME
 
 from .errors import friendly_errors
@@ -26,11 +26,11 @@ from .errors import friendly_errors
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 64),
-    default=1,
+    default=DEFAULT_BATCH_SIZE,
     envvar=BATCH_SIZE_ENV,
     show_envvar=True,
-    help="Narrations per batch generation. >1 is faster on a GPU and slower on the CPU; batched audio is "
-    "not bit-identical to one-by-one synthesis.",
+    help="Sentences generated together (continuous batching over every narration of the file). Any size "
+    "gives the same audio as a render would; larger is faster up to memory (docs/performance.md).",
 )
 @click.option("--verify", is_flag=True, help=BY_NAME["verify"].help + " (for every new take, whatever the scene says)")
 @friendly_errors

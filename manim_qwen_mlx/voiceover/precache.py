@@ -13,7 +13,7 @@ from pathlib import Path
 from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
 from manim_qwen_mlx.core import options
-from manim_qwen_mlx.core.defaults import LOGGER_NAME
+from manim_qwen_mlx.core.defaults import DEFAULT_BATCH_SIZE, LOGGER_NAME
 from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import ChecksRecord
@@ -60,7 +60,7 @@ def precache(
     cwd: Path | None = None,
     on_plan: Callable[[list[collect.Request]], None] | None = None,
     on_segment: Progress | None = None,
-    batch_size: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     verify: bool = False,
 ) -> PrecacheSummary:
     """Synthesize what the scenes need: every missing narration of a model goes into one queue, whose
