@@ -1,4 +1,5 @@
-"""Our decoding loop over mlx-audio's talker and code predictor, with the official qwen-tts policy:
+"""The official qwen-tts policy for one generation (a row of ``scheduler``), over the talker and code
+predictor's logits:
 
 - the repetition penalty is the one asked for (mlx-audio floors it at 1.5), over every first-codebook
   code generated so far (mlx-audio: the last 64);
@@ -71,12 +72,11 @@ class RowPolicy:
         """One code [1] (lazy mlx) of codebooks 2..16 from the code predictor's logits [1, V]."""
         return sample(logits, self.subtalker_sampling, self._key(self.subtalker_sampling))
 
-    def accept(self, codes: Any) -> bool:
-        """Take a frame's codes [16]; whether the row is done (frame ceiling, or a loop)."""
+    def accept(self, codes: Any) -> None:
+        """Take a frame's codes [16] (numpy); a loop ends the row, as does its frame ceiling."""
         self.frames.append(codes)
         self.history.append(int(codes[0]))
         self.looped = is_loop(self.history)
-        return self.looped or len(self.frames) >= self.max_frames
 
     @property
     def done(self) -> bool:
