@@ -29,8 +29,9 @@ from .errors import friendly_errors
     default=DEFAULT_BATCH_SIZE,
     envvar=BATCH_SIZE_ENV,
     show_envvar=True,
-    help="Sentences generated together (continuous batching over every narration of the file). Any size "
-    "gives the same audio as a render would; larger is faster up to memory (docs/performance.md).",
+    help="Sentences generated together (continuous batching over every narration of the file). Each keeps "
+    "its own random stream, so any size gives a render's audio (but for rare float ties); larger is faster "
+    "(docs/performance.md).",
 )
 @click.option("--verify", is_flag=True, help=BY_NAME["verify"].help + " (for every new take, whatever the scene says)")
 @friendly_errors
