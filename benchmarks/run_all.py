@@ -24,7 +24,7 @@ SUITE = [
     ("Plugin overhead and memory", ["overhead.py"]),
     ("Warm re-render", ["rerender.py"]),
     ("Pre-cache vs reload per segment", ["precache.py"]),
-    ("Batch vs one by one", ["batch.py"]),
+    ("Continuous batching (tiny: Python's share)", ["batch.py", "--no-busy"]),
     ("Stored voices", ["voice_prompt.py"]),
     ("CPU fast path", ["cpu_fastpath.py"]),
     ("CPU kernels: mlx vs numpy", ["cpu_kernels.py"]),
@@ -40,6 +40,8 @@ ON_CHECKPOINT = [
     ("Our decoding loop's frames per second (0.6B)", ["talker_steps.py"]),
     ("Speech decoder vs the PyTorch reference (0.6B)", ["decoder_vs_reference.py"]),
     ("Whole process vs the PyTorch reference (0.6B)", ["vs_reference.py", "--checkpoint"]),
+    ("Continuous batching (0.6B)", ["batch.py", "--rows", "16", "--sizes", "1,4,8,16"]),
+    ("A video vs the PyTorch reference, batched (0.6B)", ["video_vs_reference.py", "--batch-size", "8"]),
 ]
 
 
