@@ -101,6 +101,15 @@ def build_full_size(folder: Path) -> Path:
     return tiny
 
 
+def torchaudio_stub(folder: Path) -> Path:
+    """A folder for PYTHONPATH with an empty torchaudio: qwen-tts imports it for a path 12 Hz models never use."""
+    stub = folder / "stub" / "torchaudio"
+    (stub / "compliance").mkdir(parents=True)
+    for name in ("__init__.py", "compliance/__init__.py", "compliance/kaldi.py"):
+        (stub / name).touch()
+    return stub.parent
+
+
 def measure(command: list[str], env_path: str | None = None) -> tuple[dict, float]:
     import os
 
@@ -124,10 +133,7 @@ def main() -> None:
         folder = args.checkpoint or Path(tmp) / "full"
         if not (folder / BUILT).exists():  # a build cut short is made again
             build_full_size(folder)
-        stub = Path(tmp) / "stub" / "torchaudio" / "compliance"
-        stub.mkdir(parents=True)
-        for name in ("__init__.py", "compliance/__init__.py", "compliance/kaldi.py"):
-            (stub.parent.parent / "torchaudio" / name).touch()
+        stub = torchaudio_stub(Path(tmp))
         rows = {
             "ours (MLX, CPU)": measure(
                 [str(REPO / ".venv" / "bin" / "python"), "-c", OURS, str(folder), str(CLIP), str(args.frames), *TEXTS]
@@ -135,7 +141,7 @@ def main() -> None:
             "PyTorch reference": measure(
                 [str(reference_python), "-c", REFERENCE, str(folder), str(CLIP), str(args.frames),
                  str(REPO / "scripts" / "parity"), *TEXTS],
-                env_path=str(stub.parent.parent),
+                env_path=str(stub),
             ),
         }
     print(f"0.6B-Base dims, random weights, float32, 2 narrations of {args.frames} frames, fresh processes")
