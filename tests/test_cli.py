@@ -217,9 +217,12 @@ def test_doctor(tiny_model: Path) -> None:
 
 
 def test_precache_in_batches(scene_env: dict[str, str], tmp_path: Path) -> None:
-    result = _cli(["precache", "--batch-size", "3", str(LOOP)], tmp_path, scene_env)
+    result = _cli(["precache", "--batch-size", "3", "--progress", str(LOOP)], tmp_path, scene_env)
     assert result.returncode == 0, result.stderr
-    assert "0 failed" in result.stdout
+    assert "0 failed" in result.stdout and "x real time" in result.stdout
+    # The bar counts sentences, and says how many frames and narrations are done.
+    done = re.findall(r"(\d+)/(\d+) \[[^\]]*sentence/?s?, (\d+) frames, (\d+) narration", result.stderr)
+    assert done and done[-1][0] == done[-1][1] and int(done[-1][2]) > 0, result.stderr
     assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
     entries = NarrationCache(tmp_path / "media" / "voiceovers").entries()
     assert len(entries) == 5 and all(e["duration"] > 0 for e in entries)

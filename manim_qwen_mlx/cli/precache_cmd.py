@@ -54,27 +54,40 @@ def precache(
         sys.exit(1 if todo else 0)
 
     bar: Any = None
+    frames = stored = 0
+    audio_total = 0.0
+
+    def show(refresh: bool = True) -> None:
+        bar.set_postfix_str(f"{frames} frames, {stored} narration(s), {audio_total:.1f} s of audio", refresh=refresh)
 
     def on_plan(todo: list[Any]) -> None:
         nonlocal bar
         from tqdm import tqdm
 
+        from manim_qwen_mlx.core.text import split_sentences
+
         if bar is not None:
             bar.close()
-        bar = tqdm(total=len(todo), unit="segment", disable=not _show_progress(progress), file=sys.stderr)
-        bar.set_postfix_str("0.0 s of audio")
+        sentences = sum(len(split_sentences(request.spoken)) for request in todo)
+        bar = tqdm(total=sentences, unit="sentence", disable=not _show_progress(progress), file=sys.stderr)
+        show()
 
-    audio_total = 0.0
+    def on_sentence(made: int) -> None:
+        nonlocal frames
+        frames += made
+        show(refresh=False)
+        bar.update(1)
 
     def on_segment(request: Any, seconds: float) -> None:
-        nonlocal audio_total
+        nonlocal audio_total, stored
         audio_total += seconds
-        bar.update(1)
-        bar.set_postfix_str(f"{audio_total:.1f} s of audio")
+        stored += seconds > 0
+        show()
 
     try:
         summary = library.precache(
-            scene_file, scene_names, on_plan=on_plan, on_segment=on_segment, batch_size=batch_size, verify=verify
+            scene_file, scene_names, on_plan=on_plan, on_segment=on_segment, batch_size=batch_size, verify=verify,
+            on_sentence=on_sentence,
         )
     finally:
         if bar is not None:
@@ -85,7 +98,7 @@ def precache(
         + (f" ({', '.join(notes)})" if notes else "")
         + (f", {summary.timed} given word times" if summary.timed else "")
         + f", {len(summary.failed)} failed; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s "
-        f"(real-time factor {summary.real_time_factor:.2f})"
+        f"({summary.real_time_factor:.2f}x real time)"
     )
     for text, failures in summary.flagged:
         click.echo(f"check failed in every take, best kept: {text[:60]!r} ({failures})", err=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,11 +122,13 @@ def synthesize_many(
     allow_download: bool = True,
     batch_size: int = 1,
     voice_store: Path | None = None,
+    on_sentence: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Speech | QwenMLXError]]:
     """Every narration's audio (or the error that stopped it alone), each as soon as its last sentence is
     done: their sentences run through the scheduler ``batch_size`` rows at a time, each row seeded as
     one-by-one synthesis seeds it, so a narration's audio depends on its own inputs only. Voices and
-    settings may differ; a model that cannot load raises."""
+    settings may differ; a model that cannot load raises. ``on_sentence`` hears each kept sentence's
+    number of frames (progress)."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     model: LoadedTTS | None = None
     voices: dict[Voice, VoicePrompt] = {}
@@ -164,6 +166,8 @@ def synthesize_many(
             yield index, kept
             continue
         chunks[index][number] = decode.to_audio(model, codes.codes, built.ref_codes)
+        if on_sentence is not None:
+            on_sentence(int(codes.codes.shape[0]))
         if len(chunks[index]) == len(texts[index]):
             done = chunks.pop(index)
             try:

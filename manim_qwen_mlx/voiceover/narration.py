@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,7 +89,9 @@ def _synthesize(said: Narration, voice_store: Path) -> tuple[engine.Speech, Chec
 
 
 def ensure_batch(
-    items: list[tuple[NarrationCache, Narration]], batch_size: int = 1
+    items: list[tuple[NarrationCache, Narration]],
+    batch_size: int = 1,
+    on_sentence: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, tuple[Entry, bool] | QwenMLXError]]:
     """``ensure`` for many narrations of one model, their sentences batched by the scheduler (voices and
     settings may differ). Each item's index comes with its entry and whether it was made, or with the
@@ -116,7 +118,7 @@ def ensure_batch(
             return
         store, first = keyed[missing[0]][0].directory, keyed[missing[0]][1]
         wanted = [engine.Narrate(keyed[i][1].spoken, keyed[i][1].voice, keyed[i][1].settings) for i in missing]
-        made = engine.synthesize_many(wanted, first.model, first.allow_download, batch_size, store)
+        made = engine.synthesize_many(wanted, first.model, first.allow_download, batch_size, store, on_sentence)
         for number, speech in made:
             index = missing[number]
             cache, said, data = keyed[index]

@@ -62,11 +62,13 @@ def precache(
     on_segment: Progress | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     verify: bool = False,
+    on_sentence: Callable[[int], None] | None = None,
 ) -> PrecacheSummary:
     """Synthesize what the scenes need: every missing narration of a model goes into one queue, whose
     sentences run ``batch_size`` rows at a time (continuous batching; the audio is the same at any batch
     size); each narration is stored the moment its last sentence is done. ``verify`` also scores voice
-    similarity and intelligibility of every take it makes, whatever the scene's service says."""
+    similarity and intelligibility of every take it makes, whatever the scene's service says.
+    ``on_sentence`` hears the frames of each sentence made, ``on_segment`` each narration stored."""
     started = time.perf_counter()
     summary = PrecacheSummary()
     failed_keys: set[str] = set()
@@ -85,7 +87,7 @@ def precache(
         if on_plan is not None:
             on_plan(todo)
         for group in _by_model(todo):
-            for request, seconds in _synthesize(group, summary, failed_keys, broken_models, batch_size):
+            for request, seconds in _synthesize(group, summary, failed_keys, broken_models, batch_size, on_sentence):
                 if seconds is not None:
                     made.add(request.key)
                 if on_segment is not None:
@@ -117,6 +119,7 @@ def _synthesize(
     failed_keys: set[str],
     broken_models: dict[str, QwenMLXError],
     batch_size: int,
+    on_sentence: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[collect.Request, float | None]]:
     """Each request with the seconds of audio made for it as soon as it is stored; None where nothing was
     made (cached meanwhile, or failed). A narration fails alone; a model that cannot load fails the rest
@@ -126,7 +129,7 @@ def _synthesize(
     if problem is None:
         items = [(NarrationCache(r.cache_dir), r.narration) for r in group]
         try:
-            for index, outcome in narration.ensure_batch(items, batch_size):
+            for index, outcome in narration.ensure_batch(items, batch_size, on_sentence):
                 reported.add(index)
                 yield group[index], _account(group[index], outcome, summary, failed_keys)
         except (ModelNotAvailableError, ModelLoadError) as exc:
