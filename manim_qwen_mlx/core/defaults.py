@@ -73,6 +73,7 @@ ALIGNER_SAMPLE_RATE = 16_000
 # CPU fast path (Linux): a system OpenBLAS instead of mlx's bundled reference BLAS, and the speech
 # decoder's convolutions as matmuls. BLAS_ENV: "off", or the path of a BLAS library to load.
 BLAS_ENV = "MANIM_QWEN_MLX_BLAS"
+BLAS_THREADS_ENV = "MANIM_QWEN_MLX_BLAS_THREADS"  # a fixed BLAS thread count for the CPU steps (default: free cores)
 PRECISION_ENV = "MANIM_QWEN_MLX_PRECISION"  # "keep": no float32 conversion on the CPU
 # "0": the mlx backend (mlx-audio's own layers, every step in mlx) on the CPU too
 FAST_CPU_ENV = "MANIM_QWEN_MLX_FAST_CPU"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
+from manim_qwen_mlx.backends.numpy_cpu.threads import BlasThreads
 from manim_qwen_mlx.backends.tree import float32_view
 
 MATRIX_ROWS = 4  # fewer rows run as matrix-vector products: OpenBLAS's 2- and 3-row products are slower
@@ -156,8 +157,10 @@ class NumpySteps:
         self.groups = model.config.talker_config.num_code_groups
         self.heads = [_linear(head) for head in predictor.lm_head]
         self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
+        self.threads = BlasThreads()
 
     def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
+        self.threads.adjust()  # the prefill is BLAS work too (mlx's)
         cache = self.model.talker.make_cache()
         logits, hidden = self.model.talker(prompt.embeds, cache=cache)
         # Sized for the longest generation; pages are only touched as tokens arrive.
@@ -170,6 +173,7 @@ class NumpySteps:
     def talk(self, rows: list[NumpyRow]) -> Any:
         import mlx.core as mx
 
+        self.threads.adjust()
         stepping = [row for row in rows if row.logits is None]
         if stepping:
             hidden = self.talker.step(np.stack([row.inputs for row in stepping]), [row.store for row in stepping])

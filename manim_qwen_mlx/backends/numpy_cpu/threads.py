@@ -1,0 +1,85 @@
+"""BLAS threads that never outnumber the free cores.
+
+Every product of a step splits its work over the BLAS threads, which then wait for each other. When
+another process keeps a core busy, the thread sharing that core finishes last every time: with one of
+two cores busy, two threads run a third as fast as when idle, while one thread runs as fast as idle one
+(benchmarks/batch.py, docs/performance.md). So while the steps run, every couple of seconds the CPU time
+the rest of the machine used is read from /proc/stat, and the BLAS libraries get one thread per core
+that is free of it. Linux only; elsewhere (and with ``MANIM_QWEN_MLX_BLAS_THREADS`` set) nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from manim_qwen_mlx.core.defaults import BLAS_THREADS_ENV, LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
+STAT = Path("/proc/stat")
+WINDOW_SECONDS = 2.0  # how often the others' load is read again
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def busy_seconds() -> float | None:
+    """CPU seconds every process has used since boot (None where /proc/stat cannot be read)."""
+    try:
+        fields = [int(value) for value in STAT.read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
+def free_cores(others: float, cores: int) -> int:
+    """Threads to use when other processes keep ``others`` cores busy (half a core counts as one)."""
+    return max(1, cores - round(others))
+
+
+class BlasThreads:
+    """Call ``adjust()`` once a step; it sets the BLAS thread count from the last window's load."""
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        fixed = os.environ.get(BLAS_THREADS_ENV, "").strip()
+        self.enabled = STAT.exists() and self.cores > 1 and not fixed
+        self.threads = self.cores
+        self._mark: tuple[float, float, float] | None = None
+        if fixed:
+            if fixed.isdigit() and int(fixed) > 0:
+                self._set(int(fixed))
+            else:
+                log.warning("%s=%r is not a positive number of threads; it is ignored.", BLAS_THREADS_ENV, fixed)
+
+    def adjust(self) -> None:
+        if not self.enabled:
+            return
+        now, busy, ours = time.monotonic(), busy_seconds(), _own_seconds()
+        if busy is None:
+            self.enabled = False
+            return
+        if self._mark is None:
+            self._mark = (now, busy, ours)
+            return
+        then, busy_then, ours_then = self._mark
+        if now - then < WINDOW_SECONDS:
+            return
+        self._mark = (now, busy, ours)
+        others = max(0.0, (busy - busy_then) - (ours - ours_then)) / (now - then)
+        wanted = free_cores(others, self.cores)
+        if wanted != self.threads:
+            log.info("BLAS threads: %d (other processes keep %.1f of %d cores busy)", wanted, others, self.cores)
+            self._set(wanted)
+
+    def _set(self, threads: int) -> None:
+        from threadpoolctl import threadpool_limits
+
+        self.threads = threads
+        threadpool_limits(limits=threads, user_api="blas")  # process-wide until set again
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
