@@ -22,6 +22,9 @@ blas.prepare_blas()  # the suite uses the CPU fast path, as the product does by 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MANIM_QWEN_MLX_OFFLINE"] = "1"
 os.environ.pop("MANIM_QWEN_MLX_MODEL", None)
+# A fixed BLAS thread count: the suite's own subprocesses would otherwise move it between the runs that
+# equality tests compare (tests/test_threads.py covers the policy itself).
+os.environ.setdefault("MANIM_QWEN_MLX_BLAS_THREADS", str(os.cpu_count() or 1))
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_VOICE = REPO / "example_scenes" / "voices" / "espeak.wav"
