@@ -5,7 +5,7 @@ from __future__ import annotations
 LOGGER_NAME = "manim.qwen_mlx"
 SERVICE_NAME = "qwen_mlx"
 # Bumped whenever the audio for the same inputs would change (splitting, joining, trimming...).
-# 3: the speech decoder and reference encoder fixes of model_fixes (FIXES_VERSION 1).
+# 3: the speech decoder and reference encoder fixes of model/fixes.py (FIXES_VERSION 1).
 CACHE_SCHEMA_VERSION = 3
 
 DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
