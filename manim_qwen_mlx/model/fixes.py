@@ -78,7 +78,7 @@ def _sliding_window_decoder(transformer: Any) -> None:
 
 
 def _full_valid_length(tokenizer: Any) -> None:
-    # Replaced on the object, not wrapped by us alone: mlx-audio's batch generation calls it too.
+    # Replaced on the object, not wrapped by us alone: mlx-audio's own paths on this module call it too.
     decode = tokenizer.decode
 
     def decode_every_frame(audio_codes: Any) -> Any:

@@ -77,7 +77,7 @@ class VoicePromptStore:
 
 def remember_voice_prompts(model: MlxAudioTTS, store: VoicePromptStore, extract_speaker_embedding: Any) -> MlxAudioTTS:
     """Route the model's reference encoder and speaker-embedding extractor (the fixed one) through
-    ``store``. Replaced on the model, not only called by us: mlx-audio's batch generation calls both."""
+    ``store``. Replaced on the model, not only called by us: mlx-audio's own paths on it call both."""
     tokenizer = model.speech_tokenizer
     if getattr(tokenizer, "has_encoder", False):
         tokenizer.encode = store.remembered("codes", tokenizer.encode)
