@@ -1,6 +1,7 @@
 """Continuous batching: rows x frames per second of the decoding loop (talker + code predictor, prefill
 included, the speech decoder not) at batch sizes 1, 2, 4 and 8, each size in a fresh process (peak RSS),
-idle and with one core kept busy by another process; and whether every row's codes equal batch 1's.
+idle and with one core kept busy by another process; and whether every row's codes equal those of the
+first size given (batch 1 by default).
 
     .venv/bin/python benchmarks/batch.py [FOLDER] [--rows 8] [--frames 24] [--sizes 1,2,4,8] [--no-busy]
 
@@ -108,7 +109,8 @@ def main() -> None:
             folder = build_checkpoint(Path(tmp) / "tiny")
         print(f"{folder.name}: {args.rows} rows x {args.frames} frames, sampled, one voice; "
               f"{os.cpu_count()} cores; each size in its own process")
-        print("| batch | load | seconds | rows x frames/s | vs batch 1 | peak RSS | codes equal to batch 1 |")
+        first = sizes[0]
+        print(f"| batch | load | seconds | rows x frames/s | vs batch {first} | peak RSS | codes equal to batch {first} |")
         print("|---:|---|---:|---:|---:|---:|---|")
         for busy in ([False] if args.no_busy else [False, True]):
             base = None
