@@ -110,7 +110,8 @@ def main() -> None:
         print(f"{folder.name}: {args.rows} rows x {args.frames} frames, sampled, one voice; "
               f"{os.cpu_count()} cores; each size in its own process")
         first = sizes[0]
-        print(f"| batch | load | seconds | rows x frames/s | vs batch {first} | peak RSS | codes equal to batch {first} |")
+        print(f"| batch | load | seconds | rows x frames/s | vs batch {first} | peak RSS "
+              f"| codes equal to batch {first} |")
         print("|---:|---|---:|---:|---:|---:|---|")
         for busy in ([False] if args.no_busy else [False, True]):
             base = None
