@@ -30,6 +30,7 @@ def test_the_machine_s_load_is_read() -> None:
 
 def test_threads_drop_while_another_process_is_busy_and_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "WINDOW_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "_applied", None)  # restored afterwards, like the thread count
     monkeypatch.delenv("MANIM_QWEN_MLX_BLAS_THREADS", raising=False)
     clock = {"now": 100.0, "busy": 1000.0}
     monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
@@ -44,6 +45,8 @@ def test_threads_drop_while_another_process_is_busy_and_come_back(monkeypatch: p
         clock["now"], clock["busy"] = 102.0, 1002.0  # one core's worth, by other processes
         blas.adjust()
         assert blas.threads == 1 and _blas_threads() == {1}
+        later = threads.BlasThreads()  # the next run knows the count this one left
+        assert later.threads == 1
         clock["now"], clock["busy"] = 104.0, 1002.1  # the others stopped
         blas.adjust()
         assert blas.threads == 2 and _blas_threads() == {2}
@@ -55,6 +58,7 @@ def test_threads_drop_while_another_process_is_busy_and_come_back(monkeypatch: p
 
 def test_a_fixed_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MANIM_QWEN_MLX_BLAS_THREADS", "1")
+    monkeypatch.setattr(threads, "_applied", None)
     try:
         blas = threads.BlasThreads()
         assert not blas.enabled and _blas_threads() == {1}

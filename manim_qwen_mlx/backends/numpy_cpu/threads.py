@@ -21,6 +21,7 @@ log = logging.getLogger(LOGGER_NAME)
 STAT = Path("/proc/stat")
 WINDOW_SECONDS = 2.0  # how often the others' load is read again
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_applied: int | None = None  # the count last set in this process (it outlives each run's BlasThreads)
 
 
 def busy_seconds() -> float | None:
@@ -45,7 +46,7 @@ class BlasThreads:
         self.cores = os.cpu_count() or 1
         fixed = os.environ.get(BLAS_THREADS_ENV, "").strip()
         self.enabled = STAT.exists() and self.cores > 1 and not fixed
-        self.threads = self.cores
+        self.threads = self.cores if _applied is None else _applied
         self._mark: tuple[float, float, float] | None = None
         if fixed:
             if fixed.isdigit() and int(fixed) > 0:
@@ -76,7 +77,8 @@ class BlasThreads:
     def _set(self, threads: int) -> None:
         from threadpoolctl import threadpool_limits
 
-        self.threads = threads
+        global _applied
+        self.threads = _applied = threads
         threadpool_limits(limits=threads, user_api="blas")  # process-wide until set again
 
 
