@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from vs_reference import reference_python, torchaudio_stub  # noqa: E402 (after the path it needs)
 
 OURS = """
 import json, sys, time
@@ -77,32 +79,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=99)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    reference_python = REPO / ".parity-venv" / "bin" / "python"
-    if not reference_python.exists():
-        sys.exit("No reference venv: run ./scripts/parity/run.sh first (it makes .parity-venv).")
+    reference = reference_python()
     with tempfile.TemporaryDirectory(prefix="bench-decoder-") as tmp:
         folder = Path(tmp)
         codes = np.random.default_rng(0).integers(0, 2048, size=(args.frames, 16)).astype(np.int32)
         np.save(folder / "codes.npy", codes)
-        stub = folder / "stub" / "torchaudio"  # qwen-tts imports torchaudio for a path 12 Hz models never use
-        (stub / "compliance").mkdir(parents=True)
-        for name in ("__init__.py", "compliance/__init__.py", "compliance/kaldi.py"):
-            (stub / name).touch()
+        stub = torchaudio_stub(folder)
         ours = run(REPO / ".venv" / "bin" / "python", OURS, str(args.checkpoint), str(folder / "codes.npy"),
                    str(folder / "ours.npy"), str(args.rounds))
-        reference = run(reference_python, REFERENCE, str(args.checkpoint), str(folder / "codes.npy"),
-                        str(folder / "reference.npy"), str(args.rounds), str(REPO / "scripts" / "parity"),
-                        env={"PYTHONPATH": str(stub.parent)})
+        timed = run(reference, REFERENCE, str(args.checkpoint), str(folder / "codes.npy"),
+                    str(folder / "reference.npy"), str(args.rounds), str(REPO / "scripts" / "parity"),
+                    env={"PYTHONPATH": str(stub)})
         ours_wav, reference_wav = np.load(folder / "ours.npy"), np.load(folder / "reference.npy")
     seconds = args.frames / 12.5
-    mine, theirs = statistics.median(ours), statistics.median(reference)
+    mine, theirs = statistics.median(ours), statistics.median(timed)
     print(f"speech decoder, released dimensions, {args.frames} frames ({seconds:.2f} s of audio), "
           f"median of {args.rounds}")
     print("| arm | seconds per decode | real-time factor |")
     print("|---|---:|---:|")
     print(f"| ours (MLX + numpy, CPU) | {mine:.2f} | {seconds / mine:.2f}x |")
     print(f"| PyTorch reference | {theirs:.2f} | {seconds / theirs:.2f}x |")
-    print(f"ours / reference: {mine / theirs:.2f} (goal <= 1.0); rounds: ours {ours}, reference {reference}")
+    print(f"ours / reference: {mine / theirs:.2f} (goal <= 1.0); rounds: ours {ours}, reference {timed}")
     length = min(len(ours_wav), len(reference_wav))
     error = ours_wav[:length] - reference_wav[:length]
     ratio = np.sum(error**2) / max(np.sum(reference_wav[:length] ** 2), 1e-30)

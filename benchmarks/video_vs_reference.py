@@ -13,11 +13,10 @@ each sentence decoded); the reference runs one `generate_voice_clone` call with 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-from vs_reference import CLIP, REPO, measure, torchaudio_stub
+from vs_reference import CLIP, REPO, measure, reference_python, torchaudio_stub
 
 TEXTS = (
     "A circle grows slowly on the screen.", "Then a square appears beside it.", "The two shapes meet.",
@@ -72,14 +71,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    reference_python = REPO / ".parity-venv" / "bin" / "python"
-    if not reference_python.exists():
-        sys.exit("No reference venv: run ./scripts/parity/run.sh first (it makes .parity-venv).")
+    reference = reference_python()
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         stub = torchaudio_stub(Path(tmp))
         ours = measure([str(REPO / ".venv" / "bin" / "python"), "-c", OURS, str(args.checkpoint), str(CLIP),
                         str(args.frames), str(args.batch_size), *TEXTS])
-        theirs = measure([str(reference_python), "-c", REFERENCE, str(args.checkpoint), str(CLIP), str(args.frames),
+        theirs = measure([str(reference), "-c", REFERENCE, str(args.checkpoint), str(CLIP), str(args.frames),
                           str(REPO / "scripts" / "parity"), *TEXTS], env_path=str(stub))
     print(f"0.6B-Base dims, random weights, float32: {len(TEXTS)} one-sentence narrations of {args.frames} frames, "
           "fresh processes")

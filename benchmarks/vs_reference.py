@@ -101,6 +101,14 @@ def build_full_size(folder: Path) -> Path:
     return tiny
 
 
+def reference_python() -> Path:
+    """The reference's own venv (./scripts/parity/run.sh makes it); exits saying so when it is missing."""
+    python = REPO / ".parity-venv" / "bin" / "python"
+    if not python.exists():
+        sys.exit("No reference venv: run ./scripts/parity/run.sh first (it makes .parity-venv).")
+    return python
+
+
 def torchaudio_stub(folder: Path) -> Path:
     """A folder for PYTHONPATH with an empty torchaudio: qwen-tts imports it for a path 12 Hz models never use."""
     stub = folder / "stub" / "torchaudio"
@@ -126,9 +134,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--checkpoint", type=Path, help="keep the full-size checkpoint here (reused if present)")
     args = parser.parse_args()
-    reference_python = REPO / ".parity-venv" / "bin" / "python"
-    if not reference_python.exists():
-        sys.exit("No reference venv: run ./scripts/parity/run.sh first (it makes .parity-venv).")
+    reference = reference_python()
     with tempfile.TemporaryDirectory(prefix="bench-vs-ref-") as tmp:
         folder = args.checkpoint or Path(tmp) / "full"
         if not (folder / BUILT).exists():  # a build cut short is made again
@@ -139,7 +145,7 @@ def main() -> None:
                 [str(REPO / ".venv" / "bin" / "python"), "-c", OURS, str(folder), str(CLIP), str(args.frames), *TEXTS]
             ),
             "PyTorch reference": measure(
-                [str(reference_python), "-c", REFERENCE, str(folder), str(CLIP), str(args.frames),
+                [str(reference), "-c", REFERENCE, str(folder), str(CLIP), str(args.frames),
                  str(REPO / "scripts" / "parity"), *TEXTS],
                 env_path=str(stub),
             ),

@@ -57,7 +57,10 @@ class BlasThreads:
     def adjust(self) -> None:
         if not self.enabled:
             return
-        now, busy, ours = time.monotonic(), busy_seconds(), _own_seconds()
+        now = time.monotonic()
+        if self._mark is not None and now - self._mark[0] < WINDOW_SECONDS:
+            return  # called every step: /proc/stat is read once a window, not once a step
+        busy, ours = busy_seconds(), _own_seconds()
         if busy is None:
             self.enabled = False
             return
@@ -65,8 +68,6 @@ class BlasThreads:
             self._mark = (now, busy, ours)
             return
         then, busy_then, ours_then = self._mark
-        if now - then < WINDOW_SECONDS:
-            return
         self._mark = (now, busy, ours)
         others = max(0.0, (busy - busy_then) - (ours - ours_then)) / (now - then)
         wanted = free_cores(others, self.cores)
