@@ -86,7 +86,7 @@ def main() -> None:
         def ours() -> np.ndarray:
             built = prompt.build(model, TEXT, spoken, "auto", False)
             result = scheduler.generate(model, built, decode.Sampling(0.0, 0, 1.0, 1.5), greedy, args.frames)
-            decode.to_audio(model, result.codes, built.ref_codes)
+            decode.to_audio(model, result.codes, spoken.decoder)
             return np.array(result.codes)
 
         def stock() -> np.ndarray:

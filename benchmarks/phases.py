@@ -51,9 +51,9 @@ def main() -> None:
     sampling = decode.Sampling(0.9, 50, 1.0, 1.05)
     codes = phase(f"{args.frames} frames (talker + code predictor)",
                   lambda: scheduler.generate(model, built, sampling, sampling, args.frames).codes)
-    frames = spoken.ref_codes.shape[2] + codes.shape[0]
-    phase(f"decode {frames} frames, first call (compiles)", lambda: decode.to_audio(model, codes, built.ref_codes))
-    phase(f"decode {frames} frames again", lambda: decode.to_audio(model, codes, built.ref_codes))
+    after = f"{codes.shape[0]} frames after the {spoken.ref_codes.shape[2]}-frame reference"
+    phase(f"decode {after}, first call", lambda: decode.to_audio(model, codes, spoken.decoder))
+    phase(f"decode {after} again", lambda: decode.to_audio(model, codes, spoken.decoder))
 
 
 if __name__ == "__main__":

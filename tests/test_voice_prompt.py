@@ -1,4 +1,5 @@
-"""A cloned voice is encoded once, then reused across calls and processes, with the same audio."""
+"""A cloned voice is encoded once (codes, speaker embedding, decoder state), then reused across calls and
+processes, with the same audio."""
 
 import json
 import subprocess
@@ -12,7 +13,8 @@ from conftest import FRAMES
 PROBE = """
 import json, sys
 from mlx_audio.tts.models.qwen3_tts import speaker_encoder, speech_tokenizer
-counts = {"encode": 0, "speaker": 0}
+from manim_qwen_mlx.model import decoder_context
+counts = {"encode": 0, "speaker": 0, "decoder": 0}
 def counting(cls, name, key):
     original = getattr(cls, name)
     def wrapper(self, *args, **kwargs):
@@ -21,6 +23,7 @@ def counting(cls, name, key):
     setattr(cls, name, wrapper)
 counting(speech_tokenizer.Qwen3TTSSpeechTokenizer, "encode", "encode")
 counting(speaker_encoder.Qwen3TTSSpeakerEncoder, "__call__", "speaker")
+counting(decoder_context.ContinuedDecoder, "after", "decoder")
 from manim_qwen_mlx import QwenMLXService
 svc = QwenMLXService(model=sys.argv[1], ref_audio=sys.argv[2], max_tokens=FRAMES_HERE, cache_dir=sys.argv[3])
 audio = [svc._wrap_generate_from_text(text)["final_audio"] for text in sys.argv[4:]]
@@ -41,16 +44,17 @@ def _run(model: Path, reference: Path, cache_dir: Path, *texts: str) -> dict:
 def test_voice_is_encoded_once_across_calls_and_processes(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "voiceovers"
     first = _run(tiny_model, reference, cache_dir, "A circle.", "Watch it grow.")
-    # Two narrations, one voice: the clip is encoded and embedded once, not per call.
-    assert first["counts"] == {"encode": 1, "speaker": 1}
-    assert sorted(p.name.split(".")[1] for p in (cache_dir / ".voices").rglob("*.npy")) == ["codes", "speaker"]
+    # Two narrations, one voice: the clip is encoded, embedded and run through the decoder once, not per call.
+    assert first["counts"] == {"encode": 1, "speaker": 1, "decoder": 1}
+    stored = sorted(p.name.split(".")[1] for p in (cache_dir / ".voices").rglob("*.np?"))
+    assert stored == ["codes", "decoder-1", "speaker"]
 
     second = _run(tiny_model, reference, cache_dir, "A square.")
-    assert second["counts"] == {"encode": 0, "speaker": 0}  # a new process reads the stored voice
+    assert second["counts"] == {"encode": 0, "speaker": 0, "decoder": 0}  # a new process reads the stored voice
 
     fresh = tmp_path / "fresh"
     baseline = _run(tiny_model, reference, fresh, "A square.")
-    assert baseline["counts"] == {"encode": 1, "speaker": 1}
+    assert baseline["counts"] == {"encode": 1, "speaker": 1, "decoder": 1}
     stored_audio = sf.read(cache_dir / second["audio"][0])[0]
     fresh_audio = sf.read(fresh / baseline["audio"][0])[0]
     np.testing.assert_array_equal(stored_audio, fresh_audio)  # same inputs, same audio
@@ -59,7 +63,7 @@ def test_voice_is_encoded_once_across_calls_and_processes(tiny_model: Path, refe
 def test_damaged_voice_store_is_recomputed(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "voiceovers"
     _run(tiny_model, reference, cache_dir, "A circle.")
-    for stored in (cache_dir / ".voices").rglob("*.npy"):
+    for stored in (cache_dir / ".voices").rglob("*.np?"):
         stored.write_bytes(b"not numpy")
     again = _run(tiny_model, reference, cache_dir, "A square.")
-    assert again["counts"] == {"encode": 1, "speaker": 1}
+    assert again["counts"] == {"encode": 1, "speaker": 1, "decoder": 1}

@@ -23,7 +23,6 @@ class Prompt:
     embeds: Any  # [1, L, D] the prefill (mlx)
     trailing: Any  # [1, N, D] text for the generated frames, one per frame
     pad: Any  # [1, 1, D] text-pad, once the trailing text is used up
-    ref_codes: Any = None  # [1, 16, T] for a clone, decoded together with the new codes
 
 
 class FrameSteps(Protocol):

@@ -4,10 +4,14 @@ nothing reads mlx-audio's attributes; it asks this object (and its typed ``TTSCo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from manim_qwen_mlx.backends.base import Backend, FrameSteps
+from manim_qwen_mlx.model.decoder_context import CONTEXT_VERSION, ContinuedDecoder, DecoderContext
 from manim_qwen_mlx.model.fixes import speaker_mel
 from manim_qwen_mlx.model.voice_prompts import VoicePromptStore
 
@@ -113,7 +117,29 @@ class LoadedTTS:
         """A narration's x-vector, for the similarity check (not remembered: one-off)."""
         return self.module.speaker_encoder(speaker_mel(samples))
 
+    @cached_property
+    def continued_decoder(self) -> ContinuedDecoder:
+        return ContinuedDecoder(self.module.speech_tokenizer)
+
+    def decoder_context(self, codes: Any = None, samples: Any = None, cache_dir: Path | None = None) -> DecoderContext:
+        """Where the speech decoder stands after a reference's ``codes`` [1, 16, T] (nothing decoded: no
+        codes); remembered by the voice store for the clip's ``samples`` when given."""
+        decoder = self.continued_decoder
+        if codes is None:
+            return decoder.start()
+        frames = np.asarray(codes)[0].T
+        if samples is None:
+            return decoder.after(frames)
+        arrays = self.voice_prompts.lookup_arrays(f"decoder-{CONTEXT_VERSION}", samples,
+                                                  lambda: decoder.after(frames).arrays(), cache_dir)
+        return DecoderContext.of_arrays(arrays)
+
+    def decode_after(self, context: DecoderContext, codes: Any) -> np.ndarray:
+        """Samples (float32) of codes [T, 16] decoded after ``context``; the same as decoding them after
+        the codes that led there and cutting those off."""
+        return self.continued_decoder.decode(context, np.asarray(codes))
+
     def decode(self, codes: Any) -> Any:
-        """Codes [1, T, 16] -> samples [n] (mlx), every frame's."""
+        """Codes [1, T, 16] -> samples [n] (mlx), every frame's, in one pass (mlx-audio's)."""
         wav, lengths = self.module.speech_tokenizer.decode(codes)
         return wav[0][: int(lengths[0])]

@@ -1,6 +1,7 @@
 """Encode a cloned voice once. mlx-audio re-encodes the reference clip in every new process and
-recomputes its speaker embedding on every call; here both are remembered by the clip's samples and
-the model, in memory and on disk beside the narration cache, so later calls and processes skip them.
+recomputes its speaker embedding on every call; here both, and the speech decoder's state after the
+clip, are remembered by the clip's samples and the model, in memory and on disk beside the narration
+cache, so later calls and processes skip them.
 The values are the ones the model computes, so the audio is the same as without the store."""
 
 from __future__ import annotations
@@ -28,22 +29,19 @@ class VoicePromptStore:
 
     def __init__(self, model_id: str) -> None:
         self.model_id = hashlib.sha256(model_id.encode()).hexdigest()[:16]
-        self.memory: dict[str, np.ndarray] = {}
+        self.memory: dict[str, dict[str, np.ndarray]] = {}
 
     def lookup(self, kind: str, audio: Any, compute: Callable[[], Any], cache_dir: Path | None) -> Any:
         """The remembered value for ``audio`` (mlx), else ``compute()``'s, kept from then on."""
         import mlx.core as mx
 
-        samples = np.asarray(audio, dtype=np.float32)
-        name = f"{hashlib.sha256(samples.tobytes()).hexdigest()[:32]}.{kind}.npy"
-        if name not in self.memory:
-            folder = cache_dir / VOICE_STORE_FOLDER / self.model_id if cache_dir is not None else None
-            found = self._load(folder, name)
-            if found is None:
-                found = np.asarray(compute())
-                self._save(folder, name, found)
-            self.memory[name] = found
-        return mx.array(self.memory[name])
+        found = self._remember(f"{self._name(audio)}.{kind}.npy", lambda: {"": np.asarray(compute())}, cache_dir)
+        return mx.array(found[""])
+
+    def lookup_arrays(self, kind: str, audio: Any, compute: Callable[[], dict[str, np.ndarray]],
+                      cache_dir: Path | None) -> dict[str, np.ndarray]:
+        """Several remembered arrays for ``audio`` (one file), else ``compute()``'s."""
+        return self._remember(f"{self._name(audio)}.{kind}.npz", compute, cache_dir)
 
     def remembered(self, kind: str, compute: Callable[..., Any]) -> Callable[..., Any]:
         """``compute`` remembered in memory (mlx-audio's own calls, which name no cache)."""
@@ -54,22 +52,43 @@ class VoicePromptStore:
         return wrapper
 
     @staticmethod
-    def _load(folder: Path | None, name: str) -> np.ndarray | None:
+    def _name(audio: Any) -> str:
+        return hashlib.sha256(np.asarray(audio, dtype=np.float32).tobytes()).hexdigest()[:32]
+
+    def _remember(self, name: str, compute: Callable[[], dict[str, np.ndarray]],
+                  cache_dir: Path | None) -> dict[str, np.ndarray]:
+        if name not in self.memory:
+            folder = cache_dir / VOICE_STORE_FOLDER / self.model_id if cache_dir is not None else None
+            found = self._load(folder, name)
+            if found is None:
+                found = {key: np.asarray(value) for key, value in compute().items()}
+                self._save(folder, name, found)
+            self.memory[name] = found
+        return self.memory[name]
+
+    @staticmethod
+    def _load(folder: Path | None, name: str) -> dict[str, np.ndarray] | None:
         if folder is None:
             return None
         try:
-            return np.asarray(np.load(folder / name, allow_pickle=False))
-        except (OSError, ValueError):
+            if not name.endswith(".npz"):
+                return {"": np.asarray(np.load(folder / name, allow_pickle=False))}
+            with np.load(folder / name, allow_pickle=False) as stored:
+                return dict(stored)
+        except (OSError, ValueError, EOFError, KeyError):
             return None  # missing or damaged: compute it again
 
     @staticmethod
-    def _save(folder: Path | None, name: str, value: np.ndarray) -> None:
+    def _save(folder: Path | None, name: str, value: dict[str, np.ndarray]) -> None:
         if folder is None:
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
             buffer = io.BytesIO()
-            np.save(buffer, value, allow_pickle=False)
+            if name.endswith(".npz"):
+                np.savez(buffer, allow_pickle=False, **value)
+            else:
+                np.save(buffer, value[""], allow_pickle=False)
             atomic_write(folder / name, lambda handle: handle.write(buffer.getvalue()), durable=False)
         except OSError as exc:  # a read-only cache still narrates; it only re-encodes next time
             log.debug("Could not keep the voice prompt %s: %s", name, exc)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from manim_qwen_mlx.core.settings import Sampling
+from manim_qwen_mlx.model.decoder_context import DecoderContext
 from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 
 MIN_FRAMES = 2
@@ -148,16 +149,8 @@ def _scatter(values: Any, order: Any) -> Any:
     return mx.put_along_axis(mx.zeros_like(values), order, values, axis=-1)
 
 
-def to_audio(model: LoadedTTS, codes: Any, ref_codes: Any = None) -> Any:
-    """Samples (float32 numpy) for generated codes [frames, 16]. A clone's reference codes are decoded
-    in front, as the official implementation does, and their share of the audio is cut off."""
-    import mlx.core as mx
-    import numpy as np
-
-    if codes.shape[0] == 0:
-        return np.zeros(0, dtype=np.float32)
-    full = codes[None] if ref_codes is None else mx.concatenate([ref_codes.transpose(0, 2, 1), codes[None]], axis=1)
-    wav = model.decode(full)
-    if ref_codes is not None:
-        wav = wav[int(ref_codes.shape[2] / full.shape[1] * wav.shape[0]) :]
-    return np.asarray(wav, dtype=np.float32)
+def to_audio(model: LoadedTTS, codes: Any, context: DecoderContext | None = None) -> Any:
+    """Samples (float32 numpy) for generated codes [frames, 16]. A clone's are decoded after the
+    reference, from the decoder's state there (``context``): the audio the official implementation
+    makes by decoding the reference's codes in front and cutting their share off."""
+    return model.decode_after(context or model.decoder_context(), codes)

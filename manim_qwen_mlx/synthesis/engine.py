@@ -165,7 +165,7 @@ def synthesize_many(
             _drop(queue, index)
             yield index, kept
             continue
-        chunks[index][number] = decode.to_audio(model, codes.codes, built.ref_codes)
+        chunks[index][number] = decode.to_audio(model, codes.codes, voices[item.voice].decoder)
         if on_sentence is not None:
             on_sentence(int(codes.codes.shape[0]))
         if len(chunks[index]) == len(texts[index]):

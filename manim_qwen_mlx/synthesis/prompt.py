@@ -14,15 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from manim_qwen_mlx.backends.base import Prompt
+from manim_qwen_mlx.model.decoder_context import DecoderContext
 from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 
 
 @dataclass(frozen=True)
 class VoicePrompt:
-    """What conditions the voice: a clone's reference codes [1, 16, T] and x-vector [1, D], a preset
-    speaker's name, an instruct text (design, or a style)."""
+    """What conditions the voice: a clone's reference codes [1, 16, T], x-vector [1, D] and the speech
+    decoder's state after the reference, a preset speaker's name, an instruct text (design, or a style)."""
 
     ref_codes: Any = None
+    decoder: DecoderContext | None = None
     ref_text: str | None = None
     x_vector: Any = None
     speaker: str | None = None
@@ -63,7 +65,7 @@ def build(model: LoadedTTS, text: str, voice: VoicePrompt, language: str, stream
     spoken = ids[:, 3:-5]
     if voice.ref_codes is not None:
         icl, trailing = _clone_part(model, voice, spoken, eos, pad, streaming, codec_ids)
-        return Prompt(mx.concatenate([*parts, icl], axis=1), trailing, pad, voice.ref_codes)
+        return Prompt(mx.concatenate([*parts, icl], axis=1), trailing, pad)
     if streaming:
         first = text_embed(spoken[:, :1]) + prefix_codec[:, -1:]
         trailing = mx.concatenate([text_embed(spoken[:, 1:]), eos], axis=1)

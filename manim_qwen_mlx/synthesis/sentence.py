@@ -23,8 +23,8 @@ log = logging.getLogger(LOGGER_NAME)
 def voice_prompt(model: LoadedTTS, kind: str, reference: Any = None, ref_text: str | None = None,
                  speaker: str | None = None, instruct: str | None = None,
                  voice_store: Path | None = None) -> prompt.VoicePrompt:
-    """A clone's reference codes and x-vector (through the voice store, on disk beside ``voice_store``), or
-    a speaker / instruct."""
+    """A clone's reference codes, x-vector and decoder state (through the voice store, on disk beside
+    ``voice_store``), or a speaker / instruct."""
     import mlx.core as mx
 
     if kind != "clone":
@@ -32,7 +32,8 @@ def voice_prompt(model: LoadedTTS, kind: str, reference: Any = None, ref_text: s
     samples = mx.array(reference)
     codes = model.reference_codes(samples, voice_store)
     x_vector = model.speaker_embedding(samples, voice_store)
-    return prompt.VoicePrompt(ref_codes=mx.array(codes), ref_text=ref_text, x_vector=x_vector)
+    decoder = model.decoder_context(codes, samples, voice_store)
+    return prompt.VoicePrompt(ref_codes=mx.array(codes), ref_text=ref_text, x_vector=x_vector, decoder=decoder)
 
 
 def job(model: LoadedTTS, sentence: str, settings: SynthesisSettings, voice: prompt.VoicePrompt, attempt: int = 0,

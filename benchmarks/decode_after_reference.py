@@ -1,0 +1,112 @@
+"""Decoding a clone's sentence from the decoder's state after the reference, against decoding the
+reference's codes in front of it every time (the official way, and ours before), side by side.
+
+    .venv/bin/python benchmarks/decode_after_reference.py FOLDER [--rounds 2] [--frames 24]
+
+FOLDER: a Qwen3-TTS Base checkpoint (vs_reference.build_full_size makes one with the 0.6B's dimensions
+and random weights). Two parts, each with a 1 s and a 6 s reference (the example clip and its first
+second):
+1. the speech decoder alone: a sentence of ``--frames`` random codes, best of ``--rounds``, and how
+   far the two arms' samples are apart;
+2. a whole second narration in one process (model loaded, voice encoded, warmed up): ``--frames``
+   frames, the frame ceiling, then decoding; best of ``--rounds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO / "example_scenes" / "voices" / "espeak.wav"
+ONE_SECOND_TEXT = "The quick brown"
+
+
+def _best(rounds: int, run: Callable[[], Any]) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(rounds):
+        started = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - started)
+    return min(times), out
+
+
+def _full_decode(model: Any, spoken: Any) -> Callable[[Any, Any, Any], np.ndarray]:
+    """Today's arm before this change: the reference's codes decoded in front, their share cut off."""
+    import mlx.core as mx
+
+    def to_audio(_model: Any, codes: Any, _context: Any = None) -> np.ndarray:
+        reference = spoken.ref_codes.transpose(0, 2, 1)
+        wav = model.decode(mx.concatenate([reference, mx.array(codes)[None]], axis=1))
+        return np.asarray(wav[reference.shape[1] * 1920 :], dtype=np.float32)
+
+    return to_audio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=24)
+    args = parser.parse_args()
+
+    from manim_qwen_mlx.audio import clips
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SynthesisSettings
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import decode, engine, sentence
+
+    model = loader.load(args.checkpoint.resolve())
+    samples, rate = sf.read(CLIP, dtype="float32")
+    folder = Path(tempfile.mkdtemp())
+    sf.write(folder / "one.wav", samples[:rate], rate)
+    voices = {
+        "1 s": Voice.from_options(folder / "one.wav", ONE_SECOND_TEXT),
+        "6 s": Voice.from_options(CLIP, (CLIP.with_suffix(".txt")).read_text().strip()),
+    }
+    codes = np.random.default_rng(0).integers(0, 2048, size=(args.frames, 16)).astype(np.int32)
+    print(f"{args.checkpoint.name}, {args.frames}-frame sentence, best of {args.rounds}\n")
+    print("Part 1: the speech decoder alone")
+    print(f"{'reference':>10}{'frames':>8}{'in front s':>12}{'after state s':>15}{'speed-up':>10}{'max diff':>11}{'SNR dB':>8}")
+    spoken = {}
+    for name, voice in voices.items():
+        assert voice.ref_audio is not None
+        spoken[name] = sentence.voice_prompt(model, "clone", clips.load_reference(voice.ref_audio), voice.ref_text)
+        full_seconds, full = _best(args.rounds, lambda: _full_decode(model, spoken[name])(model, codes))
+        ours_seconds, ours = _best(args.rounds, lambda: decode.to_audio(model, codes, spoken[name].decoder))
+        error = float(np.sum((ours - full) ** 2))
+        snr = float("inf") if error == 0 else 10 * np.log10(float(np.sum(full**2)) / error)
+        print(f"{name:>10}{spoken[name].ref_codes.shape[2]:>8}{full_seconds:>12.2f}{ours_seconds:>15.2f}"
+              f"{full_seconds / ours_seconds:>9.2f}x{float(np.abs(ours - full).max()):>11.1e}{snr:>8.0f}")
+
+    print("\nPart 2: a second narration in one process (talker, code predictor, decoder)")
+    ref, settings = ModelRef.resolve(str(args.checkpoint.resolve())), SynthesisSettings(max_tokens=args.frames)
+    arms = {"in front": _full_decode, "after state": None}
+    results: dict[tuple[str, str], float] = {}
+    real = decode.to_audio
+    for arm, patch in arms.items():
+        for name, voice in voices.items():
+            decode.to_audio = patch(model, spoken[name]) if patch else real
+            try:
+                engine.synthesize("A circle grows.", voice, settings, ref, allow_download=False)  # warm-up
+                results[arm, name], _ = _best(
+                    args.rounds, lambda: engine.synthesize("Then it shrinks.", voice, settings, ref, allow_download=False)
+                )
+            finally:
+                decode.to_audio = real
+    print(f"{'arm':>12}{'1 s ref s':>11}{'6 s ref s':>11}{'6 s / 1 s':>11}")
+    for arm in arms:
+        one, six = results[arm, "1 s"], results[arm, "6 s"]
+        print(f"{arm:>12}{one:>11.2f}{six:>11.2f}{six / one:>10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
