@@ -9,7 +9,9 @@ second):
 1. the speech decoder alone: a sentence of ``--frames`` random codes, best of ``--rounds``, and how
    far the two arms' samples are apart;
 2. a whole second narration in one process (model loaded, voice encoded, warmed up): ``--frames``
-   frames, the frame ceiling, then decoding; best of ``--rounds``.
+   frames, the frame ceiling, then decoding; best of ``--rounds``;
+3. where a decode after the 6 s reference spends its time, layer by layer (rows each layer computes):
+   what decoding several sentences in one call could batch.
 """
 
 from __future__ import annotations
@@ -106,6 +108,29 @@ def main() -> None:
     for arm in arms:
         one, six = results[arm, "1 s"], results[arm, "6 s"]
         print(f"{arm:>12}{one:>11.2f}{six:>11.2f}{six / one:>10.2f}x")
+
+    print("\nPart 3: one decode after the 6 s reference, layer by layer (numpy-cpu: NumpyBlock is numpy)")
+    print(f"{'layer':>40}{'rows':>7}{'s':>9}")
+    _layer_times(model, spoken["6 s"].decoder, codes)
+
+
+def _layer_times(model: Any, context: Any, codes: np.ndarray) -> None:
+    import mlx.core as mx
+
+    decoder = model.continued_decoder
+    started = time.perf_counter()
+    latents, _ = decoder._front(context, codes)
+    mx.eval(latents)
+    print(f"{'transformer (+ dequantize, pre-conv)':>40}{len(codes):>7}{time.perf_counter() - started:>9.3f}")
+    x, start = mx.concatenate([mx.array(context.latents)[None], latents], axis=1), 0
+    for layer, need in zip(decoder.layers, decoder._needs(len(context.latents) * decoder.upsample), strict=True):
+        if need > start:
+            x, start = x[:, need - start :], need
+        started = time.perf_counter()
+        x = layer.module(x)
+        mx.eval(x)
+        print(f"{type(layer.module).__name__:>40}{x.shape[1]:>7}{time.perf_counter() - started:>9.3f}")
+        start *= layer.stride
 
 
 if __name__ == "__main__":
