@@ -20,6 +20,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,15 @@ def main() -> None:
     codes = np.random.default_rng(0).integers(0, 2048, size=(args.frames, 16)).astype(np.int32)
     print(f"{args.checkpoint.name}, {args.frames}-frame sentence, best of {args.rounds}\n")
     print("Part 1: the speech decoder alone")
-    print(f"{'reference':>10}{'frames':>8}{'in front s':>12}{'after state s':>15}{'speed-up':>10}{'max diff':>11}{'SNR dB':>8}")
+    print(f"{'reference':>10}{'frames':>8}{'in front s':>12}{'after state s':>15}{'speed-up':>10}"
+          f"{'max diff':>11}{'SNR dB':>8}")
     spoken = {}
     for name, voice in voices.items():
         assert voice.ref_audio is not None
-        spoken[name] = sentence.voice_prompt(model, "clone", clips.load_reference(voice.ref_audio), voice.ref_text)
-        full_seconds, full = _best(args.rounds, lambda: _full_decode(model, spoken[name])(model, codes))
-        ours_seconds, ours = _best(args.rounds, lambda: decode.to_audio(model, codes, spoken[name].decoder))
+        voiced = spoken[name] = sentence.voice_prompt(model, "clone", clips.load_reference(voice.ref_audio),
+                                                      voice.ref_text)
+        full_seconds, full = _best(args.rounds, partial(_full_decode(model, voiced), model, codes))
+        ours_seconds, ours = _best(args.rounds, partial(decode.to_audio, model, codes, voiced.decoder))
         error = float(np.sum((ours - full) ** 2))
         snr = float("inf") if error == 0 else 10 * np.log10(float(np.sum(full**2)) / error)
         print(f"{name:>10}{spoken[name].ref_codes.shape[2]:>8}{full_seconds:>12.2f}{ours_seconds:>15.2f}"
@@ -99,9 +102,8 @@ def main() -> None:
             decode.to_audio = patch(model, spoken[name]) if patch else real
             try:
                 engine.synthesize("A circle grows.", voice, settings, ref, allow_download=False)  # warm-up
-                results[arm, name], _ = _best(
-                    args.rounds, lambda: engine.synthesize("Then it shrinks.", voice, settings, ref, allow_download=False)
-                )
+                again = partial(engine.synthesize, "Then it shrinks.", voice, settings, ref, allow_download=False)
+                results[arm, name], _ = _best(args.rounds, again)
             finally:
                 decode.to_audio = real
     print(f"{'arm':>12}{'1 s ref s':>11}{'6 s ref s':>11}{'6 s / 1 s':>11}")

@@ -22,6 +22,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The released code predictor, the same in both sizes.
+CODE_PREDICTOR = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 5,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+}
 # The released 0.6B-Base talker (config.json of Qwen/Qwen3-TTS-12Hz-0.6B-Base).
 TALKER = {
     "hidden_size": 1024,
@@ -32,14 +41,15 @@ TALKER = {
     "head_dim": 128,
     "text_hidden_size": 2048,
     "text_vocab_size": 151936,
-    "code_predictor_config": {
-        "hidden_size": 1024,
-        "intermediate_size": 3072,
-        "num_hidden_layers": 5,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-    },
+    "code_predictor_config": CODE_PREDICTOR,
+}
+# The released 1.7B-Base talker: twice as wide, the same code predictor behind a projection, and a
+# speaker encoder whose embedding matches the talker's width.
+TALKER_1B7 = {
+    **TALKER,
+    "hidden_size": 2048,
+    "intermediate_size": 6144,
+    "code_predictor_config": dict(CODE_PREDICTOR),
 }
 
 

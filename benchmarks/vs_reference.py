@@ -74,20 +74,22 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-def build_full_size(folder: Path) -> Path:
-    """The tiny fixture's builders at the released 0.6B-Base dimensions (speech tokenizer included)."""
+def build_full_size(folder: Path, size: str = "0b6") -> Path:
+    """The tiny fixture's builders at the released 0.6B-Base (or 1.7B-Base) dimensions, speech tokenizer
+    included."""
     sys.path.insert(0, str(REPO / "tests"))
     sys.path.insert(0, str(REPO / "benchmarks"))
     from fixtures import tiny_qwen3_tts as fixture
-    from full_size import TALKER
+    from full_size import TALKER, TALKER_1B7
     from mlx_audio.tts.models.qwen3_tts.config import Qwen3TTSTokenizerDecoderConfig, Qwen3TTSTokenizerEncoderConfig
 
     tiny = fixture.build_checkpoint(folder, "base")  # tokenizer, generation config, layout
     config = json.loads((tiny / "config.json").read_text())
-    config["talker_config"].update(TALKER)
-    config["talker_config"]["code_predictor_config"].update(TALKER["code_predictor_config"])
-    config["tts_model_size"] = "0b6"
-    config["speaker_encoder_config"] = {"enc_dim": TALKER["hidden_size"], "sample_rate": 24000}
+    talker = TALKER_1B7 if size == "1b7" else TALKER
+    config["talker_config"].update(talker)
+    config["talker_config"]["code_predictor_config"].update(talker["code_predictor_config"])
+    config["tts_model_size"] = size
+    config["speaker_encoder_config"] = {"enc_dim": talker["hidden_size"], "sample_rate": 24000}
     (tiny / "config.json").write_text(json.dumps(config, indent=2))
     fixture._save(tiny / "model.safetensors", fixture.main_model_tensors(config, 0))
     speech = json.loads((tiny / "speech_tokenizer" / "config.json").read_text())
@@ -133,12 +135,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--checkpoint", type=Path, help="keep the full-size checkpoint here (reused if present)")
+    parser.add_argument("--size", choices=["0b6", "1b7"], default="0b6", help="the released model's dimensions")
+    parser.add_argument("--build-only", action="store_true", help="build the checkpoint (--checkpoint) and stop")
     args = parser.parse_args()
+    if args.build_only:
+        if not (args.checkpoint / BUILT).exists():
+            build_full_size(args.checkpoint, args.size)
+        return
     reference = reference_python()
     with tempfile.TemporaryDirectory(prefix="bench-vs-ref-") as tmp:
         folder = args.checkpoint or Path(tmp) / "full"
         if not (folder / BUILT).exists():  # a build cut short is made again
-            build_full_size(folder)
+            build_full_size(folder, args.size)
         stub = torchaudio_stub(Path(tmp))
         rows = {
             "ours (MLX, CPU)": measure(

@@ -44,6 +44,13 @@ def children(container: Any) -> list[tuple[Any, Any]]:
     return list(enumerate(container)) if isinstance(container, list) else list(container.items())
 
 
+def child(container: Any, key: Any) -> Any:
+    """The child at ``key`` of a module, a list, or an mx.compile wrapper (which has items, not indexing)."""
+    if hasattr(type(container), "__getitem__"):  # type(): the wrapper passes isinstance checks as its module
+        return container[key]
+    return dict(container.items())[key]
+
+
 def replace(container: Any, key: Any, value: Any) -> None:
     if isinstance(container, list):
         container[key] = value

@@ -4,11 +4,11 @@ Each step is a named function that takes the model and returns it, applied in th
 
 1. ``backend.before_eval``: swaps made while the weights are still lazy (numpy-cpu reads the text
    embedding's rows from the file, so that tensor is never loaded);
-2. evaluate the rest of the weights (a truncated file fails here, at load);
-3. ``fixes``: what makes mlx-audio compute what the official implementation does (before any swap, so
+2. precision: dequantize and widen to float32, layer by layer as each is read, when the backend runs
+   float32 (before the swaps, which view float32 weights in place);
+3. evaluate the rest of the weights (a truncated file fails here or in 2, at load);
+4. ``fixes``: what makes mlx-audio compute what the official implementation does (before any swap, so
    the swapped layers inherit the fixed behaviour);
-4. precision: dequantize and widen to float32 when the backend runs float32 (before the swaps, which
-   view float32 weights in place);
 5. ``backend.after_fixes``: the backend's layer swaps (numpy-cpu: the decoder's stages);
 6. the voice store around the reference encoder and the fixed speaker-embedding extractor.
 """
@@ -45,18 +45,17 @@ def to_backend_precision(backend: Backend) -> Step:
 
 
 def read_weights(model: MlxAudioTTS, folder: Path, backend: Backend) -> MlxAudioTTS:
-    """Steps 1 and 2, on a model just loaded lazily from ``folder`` (the loader turns their failures,
+    """Steps 1 to 3, on a model just loaded lazily from ``folder`` (the loader turns their failures,
     a truncated file say, into load errors)."""
-    return evaluate(backend.before_eval(model, folder))
+    return evaluate(to_backend_precision(backend)(backend.before_eval(model, folder)))
 
 
 def adapt(model: MlxAudioTTS, folder: Path, backend: Backend) -> LoadedTTS:
-    """Steps 3 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
+    """Steps 4 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
     steps: list[Step] = [
         fixes.fix_sliding_window,
         fixes.fix_valid_length,
         fixes.fix_exact_gelu,
-        to_backend_precision(backend),
         backend.after_fixes,
     ]
     for step in steps:

@@ -76,7 +76,7 @@ class ContinuedDecoder:
         self.transformer = parts["pre_transformer"]
         self.window = int(config.sliding_window)
         self.shapes = (int(config.num_hidden_layers), int(config.num_key_value_heads), int(config.head_dim))
-        self.widths = (int(config.codebook_dim), int(config.latent_dim))
+        self.widths = (int(config.codebook_dim), int(config.latent_dim), int(config.num_quantizers))
         self.layers = tuple(_layers(parts, config))
         self.upsample = int(np.prod([layer.stride for layer in self.layers]))
         far = 1000  # any frame far from the start: the reach is the same everywhere
@@ -87,7 +87,7 @@ class ContinuedDecoder:
         layers, heads, head_dim = self.shapes
         empty = np.zeros((layers, heads, 0, head_dim), np.float32)
         return DecoderContext(0, 0, empty, empty, np.zeros((PRE_CONV_REACH, self.widths[0]), np.float32),
-                              np.zeros((0, self.widths[1]), np.float32), np.zeros((0, 16), np.int32))
+                              np.zeros((0, self.widths[1]), np.float32), np.zeros((0, self.widths[2]), np.int32))
 
     def after(self, codes: np.ndarray) -> DecoderContext:
         """The context after ``codes`` [T, 16] from the start (a reference's codes)."""
