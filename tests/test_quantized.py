@@ -121,8 +121,9 @@ def test_precache_say_and_render_through_the_downloaded_formats(
 
 @pytest.mark.parametrize("scales", ["bfloat16", "float16", "float32"])
 @pytest.mark.parametrize("bits", [4, 8, 6])
-def test_dequantized_at_load_bit_for_bit_as_mlx_dequantizes(bits: int, scales: str) -> None:
-    """The 4- and 8-bit weights dequantize in numpy (6-bit in mlx), with mlx's rounding: the same bits."""
+def test_dequantized_at_load_to_the_formats_float32_weights(bits: int, scales: str) -> None:
+    """scale * code + bias in float32: in numpy for 4 and 8 bits, in mlx for 6, the same bits as mlx
+    dequantizing with float32 scales (stored ones rounded to bfloat16 or float16 are within that)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from manim_qwen_mlx.backends import precision
@@ -131,7 +132,9 @@ def test_dequantized_at_load_bit_for_bit_as_mlx_dequantizes(bits: int, scales: s
     linear = nn.Linear(320, 600)  # rows over several tasks, one left over
     linear.weight = (mx.random.normal((600, 320), key=mx.random.key(bits)) * 0.05).astype(dtype)
     layer = nn.QuantizedLinear.from_linear(linear, group_size=64, bits=bits)
-    expected = mx.dequantize(layer.weight, layer.scales, layer.biases, 64, bits).astype(mx.float32)
+    widened = (layer.scales.astype(mx.float32), layer.biases.astype(mx.float32))
+    expected = mx.dequantize(layer.weight, *widened, 64, bits)
+    stored = mx.dequantize(layer.weight, layer.scales, layer.biases, 64, bits).astype(mx.float32)
     with ThreadPoolExecutor(2) as pool:
         weight, tasks = precision.dequantize(layer, pool)
         for task in tasks:
@@ -139,16 +142,19 @@ def test_dequantized_at_load_bit_for_bit_as_mlx_dequantizes(bits: int, scales: s
     assert (len(tasks) > 1) == (bits in (4, 8))
     assert weight.dtype == mx.float32
     np.testing.assert_array_equal(np.array(weight), np.array(expected))
+    # mlx's own dequantization in the stored dtype: the same weights, rounded to it.
+    np.testing.assert_allclose(np.array(weight), np.array(stored), rtol=0, atol=2**-7 * float(mx.abs(stored).max()))
 
 
 def test_the_whole_model_is_dequantized_at_load(tiny_model_8bit: Path, tmp_path: Path) -> None:
-    """Every weight float32 and evaluated once loaded, each equal to what mlx dequantizes it to."""
+    """Every weight float32 once loaded, each the format's float32 weight."""
     stored = mx.load(str(tiny_model_8bit / "model.safetensors"))
     model = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "m")))
     if not device.is_cpu():
         pytest.skip("the stored precision runs off the CPU")
     name = "talker.model.layers.0.self_attn.q_proj"
     ours = model.talker.model.layers[0].self_attn.q_proj.weight
-    expected = mx.dequantize(stored[f"{name}.weight"], stored[f"{name}.scales"], stored[f"{name}.biases"], 64, 8)
-    np.testing.assert_array_equal(np.array(ours), np.array(expected.astype(mx.float32)))
+    scales, biases = (stored[f"{name}.{part}"].astype(mx.float32) for part in ("scales", "biases"))
+    expected = mx.dequantize(stored[f"{name}.weight"], scales, biases, 64, 8)
+    np.testing.assert_array_equal(np.array(ours), np.array(expected))
     assert _quantized_layers(model) == 0

@@ -7,8 +7,9 @@ Layer by layer and at once, not lazily: each quantized layer's arrays are read (
 model is still lazy), dequantized into its float32 buffer and dropped before the next, so the first
 narration pays nothing and the quantized copy never sits beside the float32 one. The 4- and 8-bit
 affine formats dequantize in numpy on every core (MLX's CPU kernel takes one), into the float32 mlx
-array's own memory, with MLX's arithmetic: products and sums rounded to the scales' dtype, so the
-weights are bit for bit what ``mx.dequantize`` gives.
+array's own memory: ``scale * code + bias`` in float32, the weight the format defines and what MLX's
+quantized matrix kernels accumulate on a GPU. (``mx.dequantize`` with bfloat16 scales rounds each weight
+to bfloat16 as well; emulating that cost five more passes over every weight, for a less exact model.)
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def to_float32(*roots: Any) -> int:
     # Where each child sits, not the children: a list holding the old layers would keep them all alive.
     sites = [(container, key) for root in roots for container in tree.containers(root)
              if not isinstance(container, quantized) for key, _ in tree.children(container)]
+    buffers = Buffers([_numpy_shape(child) for child in (tree.child(*site) for site in sites)
+                       if isinstance(child, quantized)])
     dequantized = dropped = 0
     pending: Pending | None = None
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
@@ -51,7 +54,7 @@ def to_float32(*roots: Any) -> int:
             child = tree.child(container, key)
             if isinstance(child, quantized):
                 # This layer is read and its float32 buffer made while the pool fills the previous one.
-                started = Pending.start(container, key, child, pool)
+                started = Pending.start(container, key, child, pool, buffers.take())
                 if pending is not None:
                     dropped += pending.finish()
                     dequantized += 1
@@ -99,8 +102,8 @@ class Pending:
     tasks: list[Future[None]]
 
     @classmethod
-    def start(cls, container: Any, key: Any, layer: Any, pool: ThreadPoolExecutor) -> Pending:
-        weight, tasks = dequantize(layer, pool)
+    def start(cls, container: Any, key: Any, layer: Any, pool: ThreadPoolExecutor, out: Any) -> Pending:
+        weight, tasks = dequantize(layer, pool, out)
         return cls(container, key, layer, weight, tasks)
 
     def finish(self) -> int:
@@ -123,27 +126,66 @@ class Pending:
         return int(old.weight.nbytes)
 
 
-def dequantize(layer: Any, pool: ThreadPoolExecutor) -> tuple[Any, list[Future[None]]]:
-    """A quantized layer's weight as a float32 mlx array, and the pool's tasks that fill it (none when
-    mlx made it)."""
+class Buffers:
+    """The float32 buffers of the quantized layers to come, made ahead on two CPU streams: first touches of
+    fresh memory are most of a conversion's time, and two threads make them faster than one."""
+
+    AHEAD = 2
+
+    def __init__(self, shapes: list[tuple[int, int] | None]) -> None:
+        import mlx.core as mx
+
+        self.shapes, self.made, self.taken = shapes, dict[int, Any](), 0
+        self.streams = [mx.new_stream(mx.cpu) for _ in range(2)] if any(shapes) else []
+
+    def take(self) -> Any:
+        """The next layer's zero buffer (None where mlx dequantizes it); the ones after it started."""
+        import mlx.core as mx
+
+        index, self.taken = self.taken, self.taken + 1
+        for ahead in range(index, min(index + 1 + self.AHEAD, len(self.shapes))):
+            shape = self.shapes[ahead]
+            if shape is not None and ahead not in self.made:
+                self.made[ahead] = mx.zeros(shape, dtype=mx.float32, stream=self.streams[ahead % 2])
+                mx.async_eval(self.made[ahead])  # type: ignore[no-untyped-call]
+        return self.made.pop(index, None)
+
+
+def _numpy_shape(layer: Any) -> tuple[int, int] | None:
+    """The float32 weight's shape of a layer numpy dequantizes (affine, 4 or 8 bits), else None."""
+    bits = int(layer.bits)
+    if getattr(layer, "mode", "affine") != "affine" or bits not in (4, 8):
+        return None
+    rows, words = layer.weight.shape
+    return int(rows), int(words) * 32 // bits
+
+
+def dequantize(layer: Any, pool: ThreadPoolExecutor, out: Any = None) -> tuple[Any, list[Future[None]]]:
+    """A quantized layer's weight as a float32 mlx array (into ``out``, a zero buffer of its shape, when
+    given), and the pool's tasks that fill it (none when mlx made it)."""
     import mlx.core as mx
 
-    mode, bits, group = getattr(layer, "mode", "affine"), int(layer.bits), int(layer.group_size)
-    arithmetic = {mx.bfloat16: "bfloat16", mx.float16: np.float16, mx.float32: np.float32}.get(layer.scales.dtype)
-    if mode != "affine" or bits not in (4, 8) or arithmetic is None:
-        weight = mx.dequantize(layer.weight, layer.scales, layer.biases, group, bits, mode=mode).astype(mx.float32)
+    bits, group, shape = int(layer.bits), int(layer.group_size), _numpy_shape(layer)
+    if shape is None:
+        mode = getattr(layer, "mode", "affine")
+        # Affine: float32 scales, as numpy's path computes; other modes' scales are not plain floats.
+        scales, biases = (layer.scales, layer.biases) if mode != "affine" else (
+            layer.scales.astype(mx.float32), layer.biases.astype(mx.float32))
+        weight = mx.dequantize(layer.weight, scales, biases, group, bits, mode=mode).astype(mx.float32)
         mx.eval(weight)
         return weight, []
     packed = np.asarray(layer.weight)  # reads this layer's codes only (the model is still lazy)
     scales, biases = (np.asarray(a.astype(mx.float32)) for a in (layer.scales, layer.biases))
-    out = mx.zeros((packed.shape[0], packed.shape[1] * 32 // bits), dtype=mx.float32)
+    out = mx.zeros(shape, dtype=mx.float32) if out is None else out
     mx.eval(out)
     target = np.asarray(out)  # a writable view of the mlx array's memory (mlx's numpy interop)
 
     def rows(start: int) -> None:
         end = min(start + ROWS_PER_TASK, len(packed))
-        _affine(_codes(packed[start:end], bits), scales[start:end], biases[start:end], group, arithmetic,
-                target[start:end])
+        grouped = target[start:end].reshape(end - start, -1, group)
+        np.multiply(_codes(packed[start:end], bits).reshape(grouped.shape), scales[start:end, :, None], out=grouped,
+                    casting="unsafe")
+        grouped += biases[start:end, :, None]
 
     return out, [pool.submit(rows, start) for start in range(0, len(packed), ROWS_PER_TASK)]
 
@@ -157,30 +199,3 @@ def _codes(packed: np.ndarray, bits: int) -> np.ndarray:
     np.bitwise_and(octets, 15, out=codes[..., 0::2])
     np.right_shift(octets, 4, out=codes[..., 1::2])
     return codes
-
-
-def _affine(codes: np.ndarray, scales: np.ndarray, biases: np.ndarray, group: int, arithmetic: Any,
-            out: np.ndarray) -> None:
-    """out = codes * scale + bias per group, each operation rounded as in the scales' dtype."""
-    shape = (len(codes), -1, group)
-    grouped = out.reshape(shape)
-    if arithmetic is np.float16:
-        half = codes.reshape(shape).astype(np.float16) * scales[..., None].astype(np.float16)
-        np.add(half, biases[..., None].astype(np.float16), out=grouped, casting="unsafe")
-        return
-    np.multiply(codes.reshape(shape), scales[..., None], out=grouped, casting="unsafe")
-    if arithmetic == "bfloat16":
-        _round_to_bfloat16(out)
-    grouped += biases[..., None]
-    if arithmetic == "bfloat16":
-        _round_to_bfloat16(out)
-
-
-def _round_to_bfloat16(values: np.ndarray) -> None:
-    """Round float32 ``values`` in place to the nearest bfloat16 (ties to even), as float32."""
-    bits = values.view(np.uint32)
-    carry = bits >> 16
-    carry &= 1
-    carry += 0x7FFF
-    bits += carry
-    bits &= np.uint32(0xFFFF0000)
