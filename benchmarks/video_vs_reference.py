@@ -1,6 +1,6 @@
 """A video's narration, whole process, ours against the PyTorch reference (`qwen-tts`) doing the same
-work batched: eight one-sentence cloned narrations of FRAMES frames at the real 0.6B-Base dimensions
-(random weights, float32), each arm in a fresh process on the same checkpoint folder.
+work batched: eight one-sentence cloned narrations of FRAMES frames at the real 0.6B-Base (or 1.7B-Base)
+dimensions (random weights, float32), each arm in a fresh process on the same checkpoint folder.
 
     ./scripts/parity/run.sh                                          # once: .parity-venv
     .venv/bin/python benchmarks/video_vs_reference.py FOLDER [--frames 24] [--batch-size 8]
@@ -13,6 +13,7 @@ each sentence decoded); the reference runs one `generate_voice_clone` call with 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def main() -> None:
                         str(args.frames), str(args.batch_size), *TEXTS])
         theirs = measure([str(reference), "-c", REFERENCE, str(args.checkpoint), str(CLIP), str(args.frames),
                           str(REPO / "scripts" / "parity"), *TEXTS], env_path=str(stub))
-    print(f"0.6B-Base dims, random weights, float32: {len(TEXTS)} one-sentence narrations of {args.frames} frames, "
+    size = {"0b6": "0.6B", "1b7": "1.7B"}.get(json.loads((args.checkpoint / "config.json").read_text())["tts_model_size"])
+    print(f"{size}-Base dims, random weights, float32: {len(TEXTS)} one-sentence narrations of {args.frames} frames, "
           "fresh processes")
     print("| arm | whole process | synthesis after load | audio | peak RSS |")
     print("|---|---:|---:|---:|---:|")

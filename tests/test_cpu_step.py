@@ -54,8 +54,7 @@ def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest)
         np.testing.assert_allclose(fast_row.hidden, np.array(slow_row.hidden).reshape(-1), rtol=1e-4, atol=1e-5)
         first = [int(_greedy(slow_logits).item())]
         fast_codes, slow_codes = fast.frame([fast_row], first, [_greedy]), slow.frame([slow_row], first, [_greedy])
-        np.testing.assert_array_equal(fast_codes, slow_codes)
-        np.testing.assert_allclose(fast_row.inputs, np.array(slow_row.inputs).reshape(-1), rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(fast_codes, slow_codes)  # the next inputs: the next talk's logits
 
 
 @pytest.mark.parametrize("streaming", [False, True])

@@ -31,13 +31,12 @@ class MlxBackend:
 
 @dataclass
 class MlxRow:
-    """One generation in flight: its prompt, key/value caches, next input (mlx)."""
+    """One generation in flight: its prompt, key/value caches, next step's outputs (mlx)."""
 
     prompt: Prompt
     cache: list[Any]
     logits: Any = None  # the next frame's [1, V], until talk hands it out
     hidden: Any = None  # [1, 1, D]
-    inputs: Any = None  # [1, 1, D]
     step: int = 0
 
 
@@ -55,51 +54,52 @@ class MlxSteps:
     def talk(self, rows: list[MlxRow]) -> Any:
         import mlx.core as mx
 
-        for row in rows:
-            if row.logits is None:
-                row.logits, row.hidden = self._talk(row, row.inputs)
-        out = mx.concatenate([row.logits for row in rows], axis=0)
+        out = mx.concatenate([row.logits for row in rows], axis=0)  # started by start or the last frame
         mx.eval(out, *(row.hidden for row in rows))
         for row in rows:
             row.logits = None
         return out
 
     def frame(self, rows: list[MlxRow], first: list[int], draws: list[Draw]) -> np.ndarray:
-        """Each row's codes [R, 16]; the talker's next inputs, evaluated in the same graph. At
-        end-of-speech the input is thrown away (one frame of work, as mlx-audio does)."""
+        """Each row's codes [R, 16]. The talker's next step is started at once, evaluated in the background
+        while the caller reads the codes (mlx-lm's generate does the same); at end-of-speech or the frame
+        ceiling that step is thrown away (one frame of work, as mlx-audio's loop spends)."""
         import mlx.core as mx
 
-        codes = []
-        for row, code, draw in zip(rows, first, draws, strict=True):
-            frame = self._other_codebooks(mx.array([[code]], dtype=mx.int32), row.hidden, draw)
+        hidden = mx.concatenate([row.hidden for row in rows], axis=0)
+        stacked = self._other_codebooks(mx.array([[code] for code in first], dtype=mx.int32), hidden, draws)
+        embeds = self._codec_embed(stacked)
+        for index, row in enumerate(rows):
             trailing = row.prompt.trailing
             text = trailing[:, row.step : row.step + 1] if row.step < trailing.shape[1] else row.prompt.pad
-            row.inputs, row.step = text + self._codec_embed(frame), row.step + 1
-            codes.append(frame)
-        stacked = mx.concatenate(codes, axis=0)
-        mx.eval(stacked, *(row.inputs for row in rows))
+            row.step += 1
+            row.logits, row.hidden = self._talk(row, text + embeds[index : index + 1])
+        mx.async_eval(stacked, *(row.logits for row in rows), *(row.hidden for row in rows))  # type: ignore[no-untyped-call]
         return np.array(stacked, dtype=np.int32)
 
     def _talk(self, row: MlxRow, inputs: Any) -> tuple[Any, Any]:
         logits, hidden = self.model.talker(inputs, cache=row.cache)
         return logits[:, -1, :], hidden[:, -1:, :]
 
-    def _other_codebooks(self, first: Any, hidden: Any, draw: Draw) -> Any:
-        """Codebooks 2..16 of one frame from the code predictor; [1, 16]."""
+    def _other_codebooks(self, first: Any, hidden: Any, draws: list[Draw]) -> Any:
+        """Codebooks 2..16 of every row's frame from the code predictor, all rows in one batch (each
+        frame starts afresh, so every row is at the same position); [R, 16]."""
         import mlx.core as mx
 
         predictor = self.model.talker.code_predictor
-        cache = predictor.make_cache()  # each frame starts afresh
+        cache = predictor.make_cache()
         codes = [first]
         inputs = mx.concatenate([hidden, self.model.talker.get_input_embeddings()(first)], axis=1)
         for group in range(self.model.config.talker_config.num_code_groups - 1):
             logits, cache, _ = predictor(inputs, cache=cache, generation_step=group)
-            codes.append(draw(logits[:, -1, :]).reshape(1, 1).astype(mx.int32))
+            last = logits[:, -1, :]
+            picked = [draw(last[index : index + 1]).reshape(1, 1) for index, draw in enumerate(draws)]
+            codes.append(mx.concatenate(picked, axis=0).astype(mx.int32))
             inputs = predictor.codec_embedding[group](codes[-1])
         return mx.concatenate(codes, axis=1)
 
     def _codec_embed(self, codes: Any) -> Any:
-        """The talker's input for a generated frame: the sum of its 16 codebook embeddings, [1, 1, D]."""
+        """The talker's input for each row's generated frame: the sum of its 16 codebook embeddings, [R, 1, D]."""
         talker = self.model.talker
         embed = talker.get_input_embeddings()(codes[:, :1])
         for group in range(codes.shape[1] - 1):
