@@ -1,6 +1,7 @@
-"""The mlx backend: every step in mlx, one lazy graph and one sync per step for all rows. Chosen on Metal (where
-mlx's kernels are the fast ones), and on the CPU when asked (``MANIM_QWEN_MLX_FAST_CPU=0``) or when the
-stored precision is kept (numpy cannot view quantized or bfloat16 weights)."""
+"""The mlx backend: every step in mlx, one lazy graph for all rows (dense layers batched, attention per
+row), the next step started in the background. Chosen on Metal (where mlx's kernels are the fast ones),
+and on the CPU when asked (``MANIM_QWEN_MLX_FAST_CPU=0``) or when the stored precision is kept (numpy
+cannot view quantized or bfloat16 weights)."""
 
 from __future__ import annotations
 
@@ -68,18 +69,48 @@ class MlxSteps:
 
         hidden = mx.concatenate([row.hidden for row in rows], axis=0)
         stacked = self._other_codebooks(mx.array([[code] for code in first], dtype=mx.int32), hidden, draws)
-        embeds = self._codec_embed(stacked)
-        for index, row in enumerate(rows):
+        texts = []
+        for row in rows:
             trailing = row.prompt.trailing
-            text = trailing[:, row.step : row.step + 1] if row.step < trailing.shape[1] else row.prompt.pad
+            texts.append(trailing[:, row.step : row.step + 1] if row.step < trailing.shape[1] else row.prompt.pad)
             row.step += 1
-            row.logits, row.hidden = self._talk(row, text + embeds[index : index + 1])
+        logits, hidden = self._talk_rows(rows, mx.concatenate(texts, axis=0) + self._codec_embed(stacked))
+        for index, row in enumerate(rows):
+            row.logits, row.hidden = logits[index : index + 1], hidden[index : index + 1]
         mx.async_eval(stacked, *(row.logits for row in rows), *(row.hidden for row in rows))  # type: ignore[no-untyped-call]
         return np.array(stacked, dtype=np.int32)
 
     def _talk(self, row: MlxRow, inputs: Any) -> tuple[Any, Any]:
         logits, hidden = self.model.talker(inputs, cache=row.cache)
         return logits[:, -1, :], hidden[:, -1:, :]
+
+    def _talk_rows(self, rows: list[MlxRow], inputs: Any) -> tuple[Any, Any]:
+        """One talker step of every row, inputs [R, 1, D]: the dense layers as one batch, attention per
+        row over its own keys and values at its own position; logits [R, V] and hidden [R, 1, D]."""
+        import mlx.core as mx
+        from mlx_audio.tts.models.qwen3_tts.talker import apply_multimodal_rotary_pos_emb
+
+        model = self.model.talker.model
+        count = len(rows)
+        positions = mx.array([[row.cache[0].offset] for row in rows], dtype=mx.int32)
+        cos, sin = model.rotary_emb(inputs, mx.broadcast_to(positions[None], (3, count, 1)))
+        x = inputs
+        for index, layer in enumerate(model.layers):
+            attention, h = layer.self_attn, layer.input_layernorm(x)
+            heads, kv_heads, size = attention.num_heads, attention.num_kv_heads, attention.head_dim
+            q = attention.q_norm(attention.q_proj(h).reshape(count, 1, heads, size)).transpose(0, 2, 1, 3)
+            k = attention.k_norm(attention.k_proj(h).reshape(count, 1, kv_heads, size)).transpose(0, 2, 1, 3)
+            v = attention.v_proj(h).reshape(count, 1, kv_heads, size).transpose(0, 2, 1, 3)
+            q, k = apply_multimodal_rotary_pos_emb(q, k, cos, sin)
+            out = []
+            for number, row in enumerate(rows):
+                keys, values = row.cache[index].update_and_fetch(k[number : number + 1], v[number : number + 1])
+                out.append(mx.fast.scaled_dot_product_attention(q[number : number + 1], keys, values,
+                                                                scale=attention.scale))
+            x = x + attention.o_proj(mx.concatenate(out, axis=0).transpose(0, 2, 1, 3).reshape(count, 1, -1))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        hidden = model.norm(x)
+        return self.model.talker.codec_head(hidden)[:, -1, :], hidden
 
     def _other_codebooks(self, first: Any, hidden: Any, draws: list[Draw]) -> Any:
         """Codebooks 2..16 of every row's frame from the code predictor, all rows in one batch (each

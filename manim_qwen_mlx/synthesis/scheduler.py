@@ -1,7 +1,7 @@
 """Continuous batching: up to B generations (rows) in flight over one loaded model.
 
-Each step asks the backend for every row's next logits at once (one matrix product over the rows on
-numpy-cpu, one graph on mlx), applies each row's own policy (``decode.RowPolicy``: its random stream,
+Each step asks the backend for every row's next logits at once (the dense layers as one matrix product
+over the rows, on either backend), applies each row's own policy (``decode.RowPolicy``: its random stream,
 penalty history, minimum length, loop detector, frame ceiling), then has the backend make every row's
 frame. A row that ends (end-of-speech, a loop, its ceiling) leaves at once and the next job in the queue
 is prefilled in its place. The queue is read as rows free up, so a consumer may put a job back (a
