@@ -130,8 +130,17 @@ def test_model_not_downloaded_while_offline(reference: Path, tmp_path: Path, mon
 
 
 def test_missing_model_folder(reference: Path, tmp_path: Path) -> None:
-    with pytest.raises(ModelNotAvailableError, match="does not exist"):
+    with pytest.raises(ModelNotAvailableError, match="does not exist: pass model= to QwenMLXService"):
         _say(tmp_path / "nowhere", Voice.from_options(reference))
+
+
+@pytest.mark.parametrize("option, env", [("aligner", "MANIM_QWEN_MLX_ALIGNER"), ("asr", "MANIM_QWEN_MLX_ASR")])
+def test_a_missing_companion_names_its_own_option(option: str, env: str, tmp_path: Path) -> None:
+    from manim_qwen_mlx.companions import aligner, asr
+
+    companion = {"aligner": aligner, "asr": asr}[option]
+    with pytest.raises(ModelNotAvailableError, match=rf"pass {option}= to QwenMLXService \(or set {env}\)"):
+        companion.load(ModelRef.resolve(str(tmp_path / "nowhere")), allow_download=False)
 
 
 def test_incomplete_model_folder_names_the_missing_file(tiny_model: Path, reference: Path, tmp_path: Path) -> None:

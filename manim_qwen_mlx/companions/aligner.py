@@ -23,7 +23,7 @@ _lock = threading.Lock()
 
 def load(ref: ModelRef, allow_download: bool) -> stt.ForcedAligner:
     """The aligner model, loaded on first use and then shared; raises when it is not available."""
-    path = loader.resolve_path(ref, allow_download)
+    path = loader.resolve_path(ref, allow_download, "aligner")
     with _lock:
         if path in _aligners:
             return _aligners[path]

@@ -25,7 +25,7 @@ _lock = threading.Lock()
 
 def load(ref: ModelRef, allow_download: bool) -> stt.Recognizer:
     """The STT model, loaded once; raises ModelNotAvailableError / ModelLoadError."""
-    path = loader.resolve_path(ref, allow_download)
+    path = loader.resolve_path(ref, allow_download, "asr")
     with _lock:
         if path not in _models:
             log.info("Loading speech recognizer from %s", path)

@@ -18,6 +18,7 @@ from manim_qwen_mlx.backends.blas import prepare_blas
 from manim_qwen_mlx.core.defaults import DOWNLOAD_PATTERNS, LOGGER_NAME, OFFLINE_ENV
 from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError
 from manim_qwen_mlx.core.model_ref import ModelRef
+from manim_qwen_mlx.core.options import BY_NAME
 from manim_qwen_mlx.model.adapt import adapt, read_weights
 from manim_qwen_mlx.model.loaded import LoadedTTS
 
@@ -45,14 +46,17 @@ def offline_requested() -> bool:
     )
 
 
-def resolve_path(ref: ModelRef, allow_download: bool = True) -> Path:
-    """The local folder of ``ref``; downloads a repo id once, and only when allowed."""
+def resolve_path(ref: ModelRef, allow_download: bool = True, option: str = "model") -> Path:
+    """The local folder of ``ref``; downloads a repo id once, and only when allowed. ``option``: the
+    service option that names this model ("model", "aligner", "asr"), which the errors tell to set."""
+    named = BY_NAME[option]
+    pass_it = f"pass {option}= to QwenMLXService" + (f" (or set {named.env})" if named.env else "")
     if ref.is_local:
         path = Path(ref.name)
         if not path.is_dir():
             raise ModelNotAvailableError(
-                f"Model folder {path} does not exist. Pass model= an existing Qwen3-TTS folder or a "
-                "Hugging Face repo id such as mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit."
+                f"Model folder {path} does not exist: {pass_it} an existing folder or a Hugging Face repo "
+                f"id such as {named.default}."
             )
         return path
     from huggingface_hub import snapshot_download
@@ -69,11 +73,11 @@ def resolve_path(ref: ModelRef, allow_download: bool = True) -> Path:
     except (OSError, ValueError) as exc:
         raise ModelNotAvailableError(
             f"Could not look up model {ref} in the local Hugging Face cache ({exc}). Check that the cache "
-            "folder (HF_HOME) is readable, or pass model= a local folder."
+            f"folder (HF_HOME) is readable, or {pass_it} a local folder."
         ) from exc
     get_it = (
         f"On a machine with internet run `hf download {ref.name}` (or any render with "
-        "downloads allowed), or pass model= a local folder."
+        f"downloads allowed), or {pass_it} a local folder."
     )
     if not allow_download or offline_requested():
         raise ModelNotAvailableError(f"Model {ref} is not downloaded and downloads are off. {get_it}")
