@@ -134,6 +134,20 @@ def test_missing_model_folder(reference: Path, tmp_path: Path) -> None:
         _say(tmp_path / "nowhere", Voice.from_options(reference))
 
 
+def test_an_aligner_that_cannot_be_had_is_looked_up_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from manim_qwen_mlx.companions import aligner
+    from manim_qwen_mlx.model import loader
+
+    lookups = []
+    real = loader.resolve_path
+    monkeypatch.setattr(loader, "resolve_path", lambda *args: lookups.append(args) or real(*args))
+    ref = ModelRef.resolve(str(tmp_path / "no-aligner"))
+    for _ in range(3):  # one narration after another
+        with pytest.raises(ModelNotAvailableError, match="aligner="):
+            aligner.load(ref, allow_download=False)
+    assert len(lookups) == 1
+
+
 @pytest.mark.parametrize("option, env", [("aligner", "MANIM_QWEN_MLX_ALIGNER"), ("asr", "MANIM_QWEN_MLX_ASR")])
 def test_a_missing_companion_names_its_own_option(option: str, env: str, tmp_path: Path) -> None:
     from manim_qwen_mlx.companions import aligner, asr

@@ -11,18 +11,32 @@ import numpy as np
 
 from manim_qwen_mlx.audio import resample
 from manim_qwen_mlx.core.defaults import ALIGNER_SAMPLE_RATE, LOGGER_NAME
-from manim_qwen_mlx.core.errors import ModelLoadError
+from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.timing import Span, WordTime, clamp_monotonic, is_cjk, kept
 from manim_qwen_mlx.model import loader, stt
 
 log = logging.getLogger(LOGGER_NAME)
 _aligners: dict[Path, stt.ForcedAligner] = {}
+_missing: dict[tuple[str, bool], ModelNotAvailableError | ModelLoadError] = {}  # looked up once per process
 _lock = threading.Lock()
 
 
 def load(ref: ModelRef, allow_download: bool) -> stt.ForcedAligner:
-    """The aligner model, loaded on first use and then shared; raises when it is not available."""
+    """The aligner model, loaded on first use and then shared; raises when it is not available. An aligner
+    that cannot be had is looked up once per process (a file of narrations must not try a download per
+    narration): later calls raise the same error at once."""
+    known = _missing.get((str(ref), allow_download))
+    if known is not None:
+        raise type(known)(str(known))
+    try:
+        return _load(ref, allow_download)
+    except (ModelNotAvailableError, ModelLoadError) as exc:
+        _missing[str(ref), allow_download] = exc
+        raise
+
+
+def _load(ref: ModelRef, allow_download: bool) -> stt.ForcedAligner:
     path = loader.resolve_path(ref, allow_download, "aligner")
     with _lock:
         if path in _aligners:
