@@ -245,3 +245,26 @@ def test_precache_help_comes_from_the_options_table() -> None:
     shown = " ".join(CliRunner().invoke(main, ["precache", "--help"], terminal_width=400).output.split())
     assert " ".join(BY_NAME["verify"].help.split()) in shown
     assert BATCH_SIZE_ENV in shown
+
+
+@pytest.mark.parametrize(
+    "body, frame, cause",
+    [
+        ("self.add(Circle())\n        1 / 0", "1 / 0", "ZeroDivisionError: division by zero"),
+        # Broken LaTeX fails with LaTeX installed (its error) or without it (latex not found): either way.
+        ('self.add(MathTex(r"\\frac{1}{"))', 'MathTex(r"\\frac{1}{")', "latex"),
+    ],
+    ids=["exception in construct", "LaTeX failure"],
+)
+def test_a_failing_scene_shows_its_own_frame_and_cause(tmp_path: Path, body: str, frame: str, cause: str) -> None:
+    scene = tmp_path / "lesson.py"
+    scene.write_text(f"from manim import *\n\n\nclass Lesson(Scene):\n    def construct(self):\n        {body}\n")
+    result = _cli(["precache", str(scene)], tmp_path, {})
+    assert result.returncode != 0
+    shown = result.stdout + result.stderr
+    line = 6 + body.count("\n")  # the failing line: the body's last
+    assert f"lesson.py:{line}" in shown and frame in shown  # the user's own line, not manim's last 15
+    assert cause.lower() in shown.lower()
+    logged = re.search(r"the whole log: (\S+\.log)\)", shown)
+    assert logged is not None, shown
+    assert "Manim Community" in Path(logged.group(1)).read_text()  # manim's own text, kept whole

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -99,11 +100,43 @@ def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None 
         env = {**os.environ, COLLECT_ENV: str(log)}
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         if result.returncode != 0:
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-            raise SceneRunError(f"Running {scene_file} failed while collecting its narrations:\n{tail}")
+            output = f"{result.stdout}\n{result.stderr}"
+            kept = _keep_log(scene_file, f"$ {' '.join(command)}\n\n{output}")
+            raise SceneRunError(
+                f"Running {scene_file} failed while collecting its narrations"
+                f"{f' (the whole log: {kept})' if kept else ''}:\n{failure_excerpt(output, scene_file)}"
+            )
         if not log.exists():
             return []
         return [Request.from_json(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+
+
+ERROR_LINE = re.compile(r"\bERROR\b|LaTeX Error|^\s*! ")  # manim's own error messages, LaTeX's
+EXCERPT_LINES = 45  # a longer traceback keeps its first frames (the scene's) and its last lines (the cause)
+
+
+def failure_excerpt(output: str, scene_file: Path) -> str:
+    """What to show of a failed dry run: manim's and LaTeX's error lines, then the traceback from the
+    scene file's first frame down to the root cause (manim's rich boxes or plain Python frames)."""
+    lines = output.rstrip().splitlines()
+    errors = [line.rstrip() for line in lines if ERROR_LINE.search(line)][:8]
+    frame = re.compile(rf"{re.escape(scene_file.name)}(:\d+\b|\", line \d+)")  # " in f" may wrap
+    first = next((index for index, line in enumerate(lines) if frame.search(line)), None)
+    trace = lines[first:] if first is not None else lines[-15:]
+    if len(trace) > EXCERPT_LINES:
+        trace = [*trace[:12], "  ...", *trace[-(EXCERPT_LINES - 13) :]]
+    return "\n".join([*errors, *trace])
+
+
+def _keep_log(scene_file: Path, output: str) -> Path | None:
+    """The dry run's whole output, in a file the error names (None where nothing can be written)."""
+    target = Path(tempfile.gettempdir()) / "manim-qwen-mlx" / f"collect-{scene_file.stem}.log"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(output, encoding="utf-8")
+    except OSError:
+        return None
+    return target
 
 
 def _bookmarks(raw: dict[str, Any] | None) -> BookmarkOptions | None:
