@@ -85,6 +85,23 @@ def test_emoji_cjk_and_rtl_text(tiny_model: Path, reference: Path, cache_dir: Pa
     assert audio.is_file() and audio.parent == cache_dir.resolve() and data["final_audio"].isascii()
 
 
+@pytest.mark.parametrize("text, script", [("مرحبا بالعالم.", "Arabic"), ("Καλημέρα κόσμε.", "Greek")])
+def test_a_script_the_model_does_not_speak(
+    tiny_model: Path, reference: Path, text: str, script: str, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warning that names the model's languages (the audio is still made); an error when a language
+    was named, since no lang_code makes it speech."""
+    monkeypatch.setattr(engine, "_warned_scripts", set())  # warned once per process: this test's process
+    voice = Voice.from_options(reference)
+    with caplog.at_level(logging.WARNING, logger="manim.qwen_mlx"):
+        engine.synthesize(text, voice, SynthesisSettings(max_tokens=FRAMES), ModelRef.resolve(tiny_model))
+    assert f"written in {script} script" in caplog.text and "its languages: " in caplog.text
+    with pytest.raises(InvalidTextError, match=f"{script} script.*lang_code='english'"):
+        engine.synthesize(text, voice, SynthesisSettings(lang_code="english", max_tokens=FRAMES),
+                          ModelRef.resolve(tiny_model))
+
+
 def test_twenty_thousand_characters_are_split_into_bounded_sentences() -> None:
     text = " ".join(f"Sentence number {i} talks about circles and squares." for i in range(400))[:20_000]
     pieces = split_sentences(text)

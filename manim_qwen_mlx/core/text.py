@@ -97,3 +97,22 @@ def slug(text: str, max_length: int = 40) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return cleaned[:max_length].rstrip("-") or "narration"
+
+
+# The writing systems of the languages Qwen3-TTS speaks (Chinese, English, Japanese, Korean, German,
+# French, Russian, Portuguese, Spanish, Italian), by the first word of a letter's Unicode name.
+SPOKEN_SCRIPTS = frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "CYRILLIC", "HALFWIDTH", "FULLWIDTH"})
+
+
+def unspoken_script(text: str) -> str | None:
+    """The writing system most of ``text``'s letters are in, when no Qwen3-TTS language uses it
+    ("Arabic", "Hebrew", "Devanagari", ...); None when the text is in a spoken one or has no letters."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha():
+            script = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+            counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    script = max(counts, key=lambda name: counts[name])
+    return None if script in SPOKEN_SCRIPTS or script == "UNKNOWN" else script.title()

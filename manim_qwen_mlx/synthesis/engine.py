@@ -21,10 +21,17 @@ from manim_qwen_mlx.core.defaults import (
     SAMPLE_RATE,
     TRANSCRIPT_CHARS_PER_SECOND,
 )
-from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError, SynthesisError, VoiceError
+from manim_qwen_mlx.core.errors import (
+    InvalidTextError,
+    ModelLoadError,
+    ModelNotAvailableError,
+    QwenMLXError,
+    SynthesisError,
+    VoiceError,
+)
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import split_sentences, spoken_units
+from manim_qwen_mlx.core.text import split_sentences, spoken_units, unspoken_script
 from manim_qwen_mlx.core.timing import Span, locate
 from manim_qwen_mlx.core.voice import Voice, reference_sha256
 from manim_qwen_mlx.model import loader
@@ -35,6 +42,7 @@ from manim_qwen_mlx.synthesis.scheduler import Job
 
 log = logging.getLogger(LOGGER_NAME)
 
+_warned_scripts: set[str] = set()  # a warning once per script and process
 _references: dict[str, np.ndarray] = {}  # decoded clips by sha256, once per process
 
 
@@ -83,6 +91,23 @@ def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSetting
         raise VoiceError(
             f"Language {settings.lang_code!r} is not known to {name}: use 'auto' or one of {list(info.languages)}."
         )
+
+
+def check_script(info: loader.ModelInfo, text: str, settings: SynthesisSettings) -> None:
+    """Text in a writing system no Qwen3-TTS language uses: an error when a language was named (the
+    narration cannot be that language), else a warning once per script and process (the model will
+    still make sounds, not that language's speech)."""
+    script = unspoken_script(text)
+    if script is None:
+        return
+    message = (f"{text[:40]!r} is written in {script} script, which {info.path.name} does not speak "
+               f"(its languages: {', '.join(info.languages)})")
+    if settings.lang_code != "auto":
+        raise InvalidTextError(f"{message}; lang_code={settings.lang_code!r} cannot make it so. Translate the "
+                               "narration, or narrate it with a model that speaks it.")
+    if script not in _warned_scripts:
+        _warned_scripts.add(script)
+        log.warning("%s: its audio will not be that language's speech.", message)
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,7 @@ def synthesize_many(
     for index, item in enumerate(narrations):
         try:
             check_voice(info, item.voice, item.settings)
+            check_script(info, item.text, item.settings)
             model = model or loader.load(info.path)
             if item.voice not in voices:
                 voices[item.voice] = _voice_prompt(model, item.voice, voice_store)
