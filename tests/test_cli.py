@@ -268,3 +268,41 @@ def test_a_failing_scene_shows_its_own_frame_and_cause(tmp_path: Path, body: str
     logged = re.search(r"the whole log: (\S+\.log)\)", shown)
     assert logged is not None, shown
     assert "Manim Community" in Path(logged.group(1)).read_text()  # manim's own text, kept whole
+
+
+def _gaps_scene(folder: Path, subcaptions: bool) -> Path:
+    scene = folder / "gaps.py"
+    scene.write_text(
+        "import os\n"
+        "from manim_voiceover import VoiceoverScene\n"
+        "from manim_qwen_mlx import QwenMLXService\n\n\n"
+        "class Gaps(VoiceoverScene):\n"
+        "    def construct(self):\n"
+        "        self.set_speech_service(QwenMLXService(model=os.environ['TEST_MODEL'], "
+        "ref_audio=os.environ['TEST_REF'], max_tokens=int(os.environ['TEST_FRAMES'])), "
+        f"create_subcaption={subcaptions})\n"
+        "        for text in ['First words.', '', \"<bookmark mark='alone'/>\", 'Last words.']:\n"
+        "            with self.voiceover(text=text) as tracker:\n"
+        "                self.wait(tracker.duration)\n"
+    )
+    return scene
+
+
+def test_an_unspeakable_narration_is_reported_and_the_rest_go_on(scene_env: dict[str, str], tmp_path: Path) -> None:
+    scene = _gaps_scene(tmp_path, subcaptions=False)
+    check = _cli(["precache", "--check", str(scene)], tmp_path, scene_env)
+    assert check.returncode == 1
+    assert "2 narration(s) missing, 2 that cannot be spoken" in check.stdout
+    assert check.stdout.count("cannot be spoken  ") == 2 and "Nothing to say" in check.stdout
+    run = _cli(["precache", str(scene)], tmp_path, scene_env)
+    assert run.returncode == 1  # at the end, after the others were made
+    assert "4 narration(s): 0 already cached, 2 synthesized" in run.stdout and "2 failed" in run.stdout
+    assert "Error: Nothing to say in ''" in run.stderr
+    assert len(NarrationCache(tmp_path / "media" / "voiceovers").entries()) == 2
+
+
+def test_an_empty_narration_under_subcaptions_is_named(scene_env: dict[str, str], tmp_path: Path) -> None:
+    """manim-voiceover's subcaptions divide by the text's length, so that scene stops; the error says why."""
+    run = _cli(["precache", "--check", str(_gaps_scene(tmp_path, subcaptions=True))], tmp_path, scene_env)
+    assert run.returncode == 1
+    assert "It stopped after a narration that cannot be spoken: Nothing to say in ''" in run.stdout + run.stderr

@@ -59,7 +59,7 @@ def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool) 
 
     used: set[str] = set()
     for scene_file in scene_files:
-        used.update(r.key for r in run_scenes(scene_file))
+        used.update(r.key for r in run_scenes(scene_file).requests)
     removed = prune_unused(resolve_cache_dir(cache_dir), used, dry_run=dry_run)
     _report(removed, "would remove" if dry_run else "removed")
 

@@ -47,11 +47,14 @@ def precache(
     from manim_qwen_mlx.voiceover import precache as library
 
     if check:
-        todo = library.missing(scene_file, scene_names)
-        for request in todo:
+        found = library.missing(scene_file, scene_names)
+        for request in found.requests:
             click.echo(f"missing  {request.spoken[:70]!r}  ({request.model})")
-        click.echo(f"{len(todo)} narration(s) missing")
-        sys.exit(1 if todo else 0)
+        for problem in found.problems:
+            click.echo(f"cannot be spoken  {problem.text[:60]!r}: {problem.message}")
+        click.echo(f"{len(found.requests)} narration(s) missing"
+                   + (f", {len(found.problems)} that cannot be spoken" if found.problems else ""))
+        sys.exit(1 if found.requests or found.problems else 0)
 
     bar: Any = None
     frames = stored = 0

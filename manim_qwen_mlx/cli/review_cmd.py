@@ -24,7 +24,7 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
     from .review_page import Row, render
 
     rows, seen = [], set()
-    for request in run_scenes(scene_file, scene_names):
+    for request in run_scenes(scene_file, scene_names).requests:
         if request.key in seen:
             continue
         seen.add(request.key)

@@ -74,41 +74,63 @@ class Request:
         return self.narration.model
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A narration a scene asked for that cannot be spoken (empty, a broken bookmark): reported by
+    precache, which goes on with the rest; the scene got a short silence and ran on."""
+
+    text: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one dry run of the scenes asked for."""
+
+    requests: list[Request]
+    problems: list[Problem]
+
+
 def log_path() -> Path | None:
     """Where this process records narrations, when a precache run asked it to collect."""
     value = os.environ.get(COLLECT_ENV)
     return Path(value) if value else None
 
 
-def record(request: Request) -> None:
+def record(request: Request | Problem) -> None:
     target = log_path()
     assert target is not None
+    line = request.to_json() if isinstance(request, Request) else json.dumps({"problem": asdict(request)})
     with open(target, "a", encoding="utf-8") as handle:
-        handle.write(request.to_json() + "\n")
+        handle.write(line + "\n")
 
 
 def estimate_seconds(spoken: str) -> float:
     return max(0.5, spoken_units(spoken) / ESTIMATED_CHARS_PER_SECOND)
 
 
-def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> list[Request]:
-    """Every narration the scenes ask for, from one dry run of ``manim render`` in a subprocess."""
+def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> Collected:
+    """Every narration the scenes ask for (and those that cannot be spoken), from one dry run of
+    ``manim render`` in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="manim-qwen-mlx-collect-") as folder:
         log = Path(folder) / "requests.jsonl"
         command = [sys.executable, "-m", "manim", "render", "--dry_run", "--progress_bar", "none"]
         command += [str(scene_file), *scenes] if scenes else ["-a", str(scene_file)]
         env = {**os.environ, COLLECT_ENV: str(log)}
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        problems = [Problem(**json.loads(line)["problem"]) for line in lines if line.startswith('{"problem"')]
+        requests = [Request.from_json(line) for line in lines if line and not line.startswith('{"problem"')]
         if result.returncode != 0:
             output = f"{result.stdout}\n{result.stderr}"
             kept = _keep_log(scene_file, f"$ {' '.join(command)}\n\n{output}")
+            # manim-voiceover's own subcaptions divide by an empty text's length: name the narration first.
+            stopped = "".join(f"\nIt stopped after a narration that cannot be spoken: {p.message}" for p in problems)
             raise SceneRunError(
                 f"Running {scene_file} failed while collecting its narrations"
-                f"{f' (the whole log: {kept})' if kept else ''}:\n{failure_excerpt(output, scene_file)}"
+                f"{f' (the whole log: {kept})' if kept else ''}:{stopped}\n{failure_excerpt(output, scene_file)}"
             )
-        if not log.exists():
-            return []
-        return [Request.from_json(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+        return Collected(requests, problems)
 
 
 ERROR_LINE = re.compile(r"\bERROR\b|LaTeX Error|^\s*! ")  # manim's own error messages, LaTeX's

@@ -14,7 +14,7 @@ from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
 from manim_qwen_mlx.core import options
 from manim_qwen_mlx.core.defaults import DEFAULT_BATCH_SIZE, LOGGER_NAME
-from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
+from manim_qwen_mlx.core.errors import InvalidTextError, ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import ChecksRecord
 from manim_qwen_mlx.voiceover import collect, narration
@@ -50,8 +50,10 @@ def unique(requests: list[collect.Request]) -> list[collect.Request]:
     return sorted(by_key.values(), key=lambda r: (str(r.model), repr(r.narration.voice.identity()), r.key))
 
 
-def missing(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> list[collect.Request]:
-    return [r for r in unique(collect.run_scenes(scene_file, scenes, cwd)) if not r.cached]
+def missing(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> collect.Collected:
+    """What the scenes ask for that is not cached, and what they ask for that cannot be spoken."""
+    found = collect.run_scenes(scene_file, scenes, cwd)
+    return collect.Collected([r for r in unique(found.requests) if not r.cached], found.problems)
 
 
 def precache(
@@ -75,11 +77,14 @@ def precache(
     broken_models: dict[str, QwenMLXError] = {}  # a model that cannot load fails its segments at once
     made: set[str] = set()
     for _ in range(MAX_PASSES):
-        requests = [_verified(r) if verify else r for r in unique(collect.run_scenes(scene_file, scenes, cwd))]
+        found = collect.run_scenes(scene_file, scenes, cwd)
+        requests = [_verified(r) if verify else r for r in unique(found.requests)]
         summary.passes += 1
         if summary.passes == 1:
-            summary.total = len(requests)
+            summary.total = len(requests) + len(found.problems)
             summary.cached = sum(r.cached for r in requests)
+            # Unspeakable narrations fail alone; the scene ran on past them (a short silence each).
+            summary.failed += [(problem.text, InvalidTextError(problem.message)) for problem in found.problems]
         todo = [r for r in requests if not r.cached and r.key not in failed_keys]
         if not todo:
             summary.superseded = _drop_superseded(made - {r.key for r in requests}, requests)
@@ -92,7 +97,7 @@ def precache(
                     made.add(request.key)
                 if on_segment is not None:
                     on_segment(request, seconds or 0.0)
-        summary.total = max(summary.total, len(requests))
+        summary.total = max(summary.total, len(requests) + len(found.problems))
     summary.wall_seconds = time.perf_counter() - started
     return summary
 

@@ -80,16 +80,21 @@ class QwenMLXService(SpeechService):
     ) -> Any:
         """The manim-voiceover data dict for ``text``: from the cache, else synthesized and stored."""
         spoken = normalize(text)
-        if not spoken:
-            raise InvalidTextError(
-                f"Nothing to say in {text!r}: the narration text is empty "
-                "(or only bookmarks). Give the voiceover some words."
-            )
-        if BOOKMARK_RE.search(remove_bookmarks(text)):
-            raise InvalidTextError(
-                f"A bookmark tag in {text!r} is split by another one, so the tracker cannot place it: "
-                "write each <bookmark mark='name'/> whole, outside the others."
-            )
+        try:
+            if not spoken:
+                raise InvalidTextError(
+                    f"Nothing to say in {text!r}: the narration text is empty "
+                    "(or only bookmarks). Give the voiceover some words."
+                )
+            if BOOKMARK_RE.search(remove_bookmarks(text)):
+                raise InvalidTextError(
+                    f"A bookmark tag in {text!r} is split by another one, so the tracker cannot place it: "
+                    "write each <bookmark mark='name'/> whole, outside the others."
+                )
+        except InvalidTextError as exc:
+            if collect.log_path() is None:
+                raise
+            return self._collect_problem(text, exc)  # precache reports it and goes on with the rest
         mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
@@ -110,6 +115,17 @@ class QwenMLXService(SpeechService):
                 timing.from_stored(entry["word_boundaries"]), spoken, remove_bookmarks(text), entry["duration"]
             )
         return entry
+
+    def _collect_problem(self, text: str, error: InvalidTextError) -> Entry:
+        """A narration that cannot be spoken, while collecting: recorded, and a short silence in its place
+        so that the scene runs on to its other narrations."""
+        collect.record(collect.Problem(text, str(error)))
+        log_path = collect.log_path()
+        assert log_path is not None
+        seconds = collect.estimate_seconds("")
+        stand_in = narration.placeholder(log_path.parent, seconds)
+        return {"input_text": text, "input_data": {"input_text": text}, "original_audio": str(stand_in),
+                "duration": seconds}
 
     def _collect(self, cache: NarrationCache, said: narration.Narration) -> Entry:
         """Record the narration for precache. A miss gets silence of about the right length, and word
