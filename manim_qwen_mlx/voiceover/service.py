@@ -80,21 +80,11 @@ class QwenMLXService(SpeechService):
     ) -> Any:
         """The manim-voiceover data dict for ``text``: from the cache, else synthesized and stored."""
         spoken = normalize(text)
-        try:
-            if not spoken:
-                raise InvalidTextError(
-                    f"Nothing to say in {text!r}: the narration text is empty "
-                    "(or only bookmarks). Give the voiceover some words."
-                )
-            if BOOKMARK_RE.search(remove_bookmarks(text)):
-                raise InvalidTextError(
-                    f"A bookmark tag in {text!r} is split by another one, so the tracker cannot place it: "
-                    "write each <bookmark mark='name'/> whole, outside the others."
-                )
-        except InvalidTextError as exc:
+        problem = _unspeakable(text, spoken)
+        if problem is not None:
             if collect.log_path() is None:
-                raise
-            return self._collect_problem(text, exc)  # precache reports it and goes on with the rest
+                raise problem
+            return self._collect_problem(text, problem)  # precache reports it and goes on with the rest
         mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
@@ -210,3 +200,18 @@ QwenMLXService.__doc__ = (QwenMLXService.__doc__ or "") + "\n".join(
     f"    {o.name} (default {options.shown_default(o)}{', $' + o.env if o.env else ''}): {o.help}"
     for o in options.OPTIONS
 )
+
+
+def _unspeakable(text: str, spoken: str) -> InvalidTextError | None:
+    """Why ``text`` cannot be narrated, or None."""
+    if not spoken:
+        return InvalidTextError(
+            f"Nothing to say in {text!r}: the narration text is empty (or only bookmarks). "
+            "Give the voiceover some words."
+        )
+    if BOOKMARK_RE.search(remove_bookmarks(text)):
+        return InvalidTextError(
+            f"A bookmark tag in {text!r} is split by another one, so the tracker cannot place it: "
+            "write each <bookmark mark='name'/> whole, outside the others."
+        )
+    return None
