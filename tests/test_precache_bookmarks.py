@@ -78,3 +78,25 @@ def test_a_runaway_in_a_batch_fails_alone(tiny_model: Path, reference: Path, tmp
             "The third one, long as well, ends the scene.",
         ]
     )
+
+
+def test_offline_bookmarks_settle(tiny_model: Path, tiny_aligner: Path, reference: Path, tmp_path: Path) -> None:
+    """No aligner here: word times are estimated once, `--check` counts them as present (and lists them),
+    `--require-aligned` fails on them, and a second precache recomputes nothing; once the aligner is
+    here, precache aligns them."""
+    env = {"TEST_MODEL": str(tiny_model), "TEST_REF": str(reference), "TEST_ALIGNER": str(tmp_path / "no-aligner")}
+    env["TEST_REPORT"] = str(tmp_path / "report.jsonl")
+    first = run_cli(["precache", str(LECTURE), "Summary"], tmp_path, env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    check = run_cli(["precache", "--check", str(LECTURE), "Summary"], tmp_path, env)
+    assert check.returncode == 0, check.stdout
+    assert "0 narration(s) missing, 2 with estimated word times" in check.stdout
+    assert check.stdout.count("estimated word times  ") == 2
+    strict = run_cli(["precache", "--check", "--require-aligned", str(LECTURE), "Summary"], tmp_path, env)
+    assert strict.returncode == 1
+    again = run_cli(["precache", str(LECTURE), "Summary"], tmp_path, env)
+    assert "0 synthesized" in again.stdout and "given word times" not in again.stdout, again.stdout
+    shutil.copytree(tiny_aligner, tmp_path / "no-aligner")
+    aligned = run_cli(["precache", str(LECTURE), "Summary"], tmp_path, env)
+    assert "0 synthesized, 2 given word times" in aligned.stdout, aligned.stdout + aligned.stderr
+    assert run_cli(["precache", "--check", "--require-aligned", str(LECTURE), "Summary"], tmp_path, env).returncode == 0

@@ -34,9 +34,15 @@ from .errors import friendly_errors
     "(docs/performance.md).",
 )
 @click.option("--verify", is_flag=True, help=BY_NAME["verify"].help + " (for every new take, whatever the scene says)")
+@click.option(
+    "--require-aligned",
+    is_flag=True,
+    help="With --check: count narration whose bookmark times are estimated (no aligner was here) as missing.",
+)
 @friendly_errors
 def precache(
-    scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None, batch_size: int, verify: bool
+    scene_file: Path, scene_names: tuple[str, ...], check: bool, progress: bool | None, batch_size: int, verify: bool,
+    require_aligned: bool,
 ) -> None:
     """Synthesize every narration SCENE_FILE will ask for (all its scenes unless SCENE_NAMES are given).
 
@@ -48,13 +54,22 @@ def precache(
 
     if check:
         found = library.missing(scene_file, scene_names)
-        for request in found.requests:
+        absent = [r for r in found.requests if not r.cached]
+        estimated = [r for r in found.requests if r.estimated]
+        for request in absent:
             click.echo(f"missing  {request.spoken[:70]!r}  ({request.model})")
+        for request in estimated:
+            click.echo(f"estimated word times  {request.spoken[:60]!r}")
         for problem in found.problems:
             click.echo(f"cannot be spoken  {problem.text[:60]!r}: {problem.message}")
-        click.echo(f"{len(found.requests)} narration(s) missing"
-                   + (f", {len(found.problems)} that cannot be spoken" if found.problems else ""))
-        sys.exit(1 if found.requests or found.problems else 0)
+        click.echo(
+            f"{len(absent)} narration(s) missing"
+            + (f", {len(estimated)} with estimated word times (no aligner here; precache aligns them once one is)"
+               if estimated else "")
+            + (f", {len(found.problems)} that cannot be spoken" if found.problems else "")
+        )
+        failing = absent or found.problems or (require_aligned and estimated)
+        sys.exit(1 if failing else 0)
 
     bar: Any = None
     frames = stored = 0

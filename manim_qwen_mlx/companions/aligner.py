@@ -36,6 +36,15 @@ def load(ref: ModelRef, allow_download: bool) -> stt.ForcedAligner:
         raise
 
 
+def here(ref: ModelRef) -> bool:
+    """Whether the aligner is on this machine (a folder, or downloaded before); nothing is loaded."""
+    try:
+        loader.resolve_path(ref, allow_download=False, option="aligner")
+    except ModelNotAvailableError:
+        return False
+    return True
+
+
 def _load(ref: ModelRef, allow_download: bool) -> stt.ForcedAligner:
     path = loader.resolve_path(ref, allow_download, "aligner")
     with _lock:

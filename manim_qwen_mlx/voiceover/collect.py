@@ -39,6 +39,7 @@ class Request:
     cache_dir: Path
     key: str
     cached: bool  # audio, and word times where wanted, are in the cache
+    estimated: bool = False  # cached, but its word times are estimated where aligned ones are wanted
 
     def to_json(self) -> str:
         raw = asdict(self)
@@ -62,7 +63,7 @@ class Request:
                 "checking": _checking(said.get("checking")),
             }
         )
-        return cls(narration, Path(raw["cache_dir"]), raw["key"], raw["cached"])
+        return cls(narration, Path(raw["cache_dir"]), raw["key"], raw["cached"], raw.get("estimated", False))
 
     # What precache groups and reports by.
     @property

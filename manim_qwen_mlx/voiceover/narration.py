@@ -183,6 +183,11 @@ def needs_word_times(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
     return method is None or (method == "estimate" and bookmarks.mode == "align")
 
 
+def estimated_word_times(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
+    """Whether ``entry``'s word times are estimated where aligned ones are wanted."""
+    return bookmarks is not None and bookmarks.mode == "align" and entry.get("word_boundaries_method") == "estimate"
+
+
 def _with_word_times(
     cache: NarrationCache,
     entry: Entry,

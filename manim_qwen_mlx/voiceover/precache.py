@@ -12,6 +12,7 @@ from pathlib import Path
 
 from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
+from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import options
 from manim_qwen_mlx.core.defaults import DEFAULT_BATCH_SIZE, LOGGER_NAME
 from manim_qwen_mlx.core.errors import InvalidTextError, ModelLoadError, ModelNotAvailableError, QwenMLXError
@@ -51,9 +52,15 @@ def unique(requests: list[collect.Request]) -> list[collect.Request]:
 
 
 def missing(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> collect.Collected:
-    """What the scenes ask for that is not cached, and what they ask for that cannot be spoken."""
+    """What the scenes ask for that is not cached or has only estimated word times (``Request.estimated``
+    tells those), and what they ask for that cannot be spoken."""
     found = collect.run_scenes(scene_file, scenes, cwd)
-    return collect.Collected([r for r in unique(found.requests) if not r.cached], found.problems)
+    return collect.Collected([r for r in unique(found.requests) if not r.cached or r.estimated], found.problems)
+
+
+def aligner_here(requests: list[collect.Request]) -> bool:
+    """Whether the aligner of any of ``requests`` is on this machine now (no download tried)."""
+    return any(aligner.here(r.narration.bookmarks.aligner) for r in requests if r.narration.bookmarks is not None)
 
 
 def precache(
@@ -85,7 +92,9 @@ def precache(
             summary.cached = sum(r.cached for r in requests)
             # Unspeakable narrations fail alone; the scene ran on past them (a short silence each).
             summary.failed += [(problem.text, InvalidTextError(problem.message)) for problem in found.problems]
-        todo = [r for r in requests if not r.cached and r.key not in failed_keys]
+        estimated = [r for r in requests if r.estimated]
+        realign = summary.passes == 1 and bool(estimated) and aligner_here(estimated)  # else they settle
+        todo = [r for r in requests if (not r.cached or (realign and r.estimated)) and r.key not in failed_keys]
         if not todo:
             summary.superseded = _drop_superseded(made - {r.key for r in requests}, requests)
             break
@@ -157,7 +166,7 @@ def _account(
         return None
     entry, fresh = outcome
     if not fresh:
-        summary.timed += request.narration.bookmarks is not None and not request.cached
+        summary.timed += request.narration.bookmarks is not None and (not request.cached or request.estimated)
         return None
     seconds = float(entry.get("duration", 0.0))
     checks = ChecksRecord.from_json(entry.get("checks"))

@@ -122,8 +122,10 @@ class QwenMLXService(SpeechService):
         times are estimated where they are wanted but missing: the scene only has to run through."""
         data = said.input_data()
         entry = cache.lookup(data)
-        cached = entry is not None and not narration.needs_word_times(entry, said.bookmarks)
-        collect.record(collect.Request(said, cache.directory, cache_key(data), cached))
+        # Estimated word times count as present: offline, a file settles; precache aligns them once it can.
+        estimated = entry is not None and narration.estimated_word_times(entry, said.bookmarks)
+        cached = entry is not None and (estimated or not narration.needs_word_times(entry, said.bookmarks))
+        collect.record(collect.Request(said, cache.directory, cache_key(data), cached, estimated))
         text, spoken, bookmarks = said.text, said.spoken, said.bookmarks
         if entry is None:
             log_path = collect.log_path()
