@@ -208,10 +208,18 @@ def test_command_errors_are_one_line(tiny_model: Path, args: list[str], message:
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_doctor(tiny_model: Path) -> None:
-    ok = CliRunner().invoke(main, ["doctor", "--model", str(tiny_model)])
+def test_doctor(tiny_model: Path, tiny_aligner: Path, tiny_asr: Path, tmp_path: Path) -> None:
+    ok = CliRunner().invoke(main, ["doctor", "--model", str(tiny_model), "--aligner", str(tiny_aligner),
+                                   "--asr", str(tiny_asr)])
     assert ok.exit_code == 0, ok.output
     assert "mlx-audio" in ok.output and "base at" in ok.output
+    assert re.search(r"\[ok  \] aligner .* at ", ok.output) and re.search(r"\[ok  \] recognizer .* at ", ok.output)
+    # Optional companions that are not here warn, with what happens without them, and do not fail.
+    without = CliRunner().invoke(main, ["doctor", "--model", str(tiny_model), "--aligner", str(tmp_path / "no"),
+                                        "--asr", str(tmp_path / "none")])
+    assert without.exit_code == 0, without.output
+    assert "[warn] aligner" in without.output and "estimated" in without.output
+    assert "[warn] recognizer" in without.output
     missing = CliRunner().invoke(main, ["doctor", "--model", "/no/such/model"])
     assert missing.exit_code == 1 and "FAIL" in missing.output
 

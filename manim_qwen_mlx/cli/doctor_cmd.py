@@ -7,19 +7,20 @@ import sys
 import click
 
 from .errors import friendly_errors
-from .options import model_option
+from .options import options_of
 
 MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
 
 @click.command()
-@model_option
+@options_of(only=("model", "aligner", "asr"))
 @friendly_errors
-def doctor(model: str) -> None:
-    """Versions, the MLX device, the CPU BLAS on Linux, and whether the model is available."""
+def doctor(model: str, aligner: str, asr: str) -> None:
+    """Versions, the MLX device, the CPU BLAS on Linux, whether the model is available, and whether the
+    forced aligner (bookmark times) and the speech recognizer (verify) are here and load."""
     from manim_qwen_mlx.model.doctor import run_checks
 
-    checks = run_checks(model)
+    checks = run_checks(model, aligner, asr)
     for check in checks:
         click.echo(f"[{MARKS[check.status]}] {check.name:<16} {check.detail}")
         if check.fix:

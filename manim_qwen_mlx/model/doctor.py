@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Literal
 
-from manim_qwen_mlx.core.defaults import BLAS_ENV
+from manim_qwen_mlx.core.defaults import BLAS_ENV, DEFAULT_ALIGNER, DEFAULT_ASR
 from manim_qwen_mlx.core.errors import QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.model import loader
@@ -25,7 +27,7 @@ class Check:
     fix: str = ""
 
 
-def run_checks(model: str | None = None) -> list[Check]:
+def run_checks(model: str | None = None, aligner: str | None = None, asr: str | None = None) -> list[Check]:
     checks = [Check("python", "ok", sys.version.split()[0]), *_packages()]
     device = _mlx_device()
     checks.append(device)
@@ -36,7 +38,29 @@ def run_checks(model: str | None = None) -> list[Check]:
 
         checks.append(Check("backend", "ok", choose().reason))
     checks.append(_model(model))
+    if device.status != "fail":
+        from manim_qwen_mlx.model import stt
+
+        checks.append(_companion("aligner", "aligner", aligner or DEFAULT_ALIGNER, stt.load_aligner,
+                                 "bookmark times are estimated from character counts instead"))
+        checks.append(_companion("recognizer", "asr", asr or DEFAULT_ASR, stt.load_recognizer,
+                                 "verify= has no intelligibility check and a clip needs its ref_text"))
     return checks
+
+
+def _companion(name: str, option: str, model: str, load: Callable[[Path], object], without: str) -> Check:
+    """An optional companion model (service option ``option``): here and loadable, or what happens
+    without it and how to get it."""
+    ref = ModelRef.resolve(model)
+    try:
+        path = loader.resolve_path(ref, allow_download=False, option=option)
+    except QwenMLXError:
+        return Check(name, "warn", f"{ref} is not here: {without}", f"manim-qwen-mlx download {ref.name}")
+    try:
+        load(path)
+    except Exception as exc:  # any failure to load is the finding itself
+        return Check(name, "warn", f"{path} does not load ({exc}): {without}", f"manim-qwen-mlx download {ref.name}")
+    return Check(name, "ok", f"{ref} at {path}")
 
 
 def _packages() -> list[Check]:
