@@ -42,7 +42,18 @@ def test_page_lists_flagged_narration_first_with_scores_and_audio(page: Path) ->
     assert 'class="flagged"' in first and "That is all." in first and "not synthesized yet" in first
     assert 'class="ok"' in second and "A square has 4 sides" in second
     assert "voice similarity" in second and "data:audio/wav;base64," in second and "<polygon" in second
+    assert "bookmark times estimated" not in html  # aligned: the aligner was here
     assert "http" not in html.replace("http://www.w3.org", "")  # self-contained: nothing fetched
+
+
+def test_page_marks_estimated_bookmark_times(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
+    env = {"TEST_MODEL": str(tiny_model), "TEST_REF": str(reference), "TEST_ALIGNER": str(tmp_path / "none")}
+    env["TEST_REPORT"] = str(tmp_path / "report.jsonl")
+    assert run_cli(["precache", str(LECTURE), "Summary"], tmp_path, env).returncode == 0
+    target = tmp_path / "review.html"
+    assert run_cli(["review", str(LECTURE), "Summary", "-o", str(target)], tmp_path, env).returncode == 0
+    sections = target.read_text().split("<section")[1:]
+    assert len(sections) == 2 and all("bookmark times estimated" in s for s in sections)  # both are bookmarked
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (scripts/test.sh installs it on Debian/Ubuntu)")

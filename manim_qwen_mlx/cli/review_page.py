@@ -1,5 +1,6 @@
 """The review page: one self-contained HTML file (audio embedded) listing a scene file's narrations,
-flagged ones first, each with its text, a player, its duration, a waveform and its checks' scores.
+flagged ones first, each with its text, a player, its duration, a waveform, its checks' scores and
+whether its bookmark times are only estimated.
 Presentation only: the data comes from the cache entries."""
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _row(number: int, row: Row) -> str:
     samples, rate = _read(row.audio)
     data = base64.b64encode(row.audio.read_bytes()).decode("ascii")
     scores = _scores(row.checks)
+    if row.entry.get("word_boundaries_method") == "estimate":  # no aligner was here: times are a guess
+        scores += " · bookmark times estimated (no forced aligner), not aligned"
     failures = f'<div class="failures">{html.escape("; ".join(row.failures))}</div>' if row.failures else ""
     return (
         f"{head}{failures}"
