@@ -121,7 +121,7 @@ def _layer_times(model: Any, context: Any, codes: np.ndarray) -> None:
 
     decoder = model.continued_decoder
     started = time.perf_counter()
-    latents, _ = decoder._front(context, codes)
+    latents, _, _ = decoder._front(context, codes)
     mx.eval(latents)
     print(f"{'transformer (+ dequantize, pre-conv)':>40}{len(codes):>7}{time.perf_counter() - started:>9.3f}")
     x, start = mx.concatenate([mx.array(context.latents)[None], latents], axis=1), 0

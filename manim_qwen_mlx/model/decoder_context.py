@@ -105,7 +105,7 @@ class ContinuedDecoder:
             return np.zeros(0, np.float32)
         room = CHUNK_FRAMES - context.position % CHUNK_FRAMES
         now, rest = codes[:room], codes[room:]
-        latents, _ = self._front(context, now)
+        latents, _, _ = self._front(context, now)  # a sentence's own state is not needed: nothing follows
         joined = mx.concatenate([mx.array(context.latents)[None], latents], axis=1)
         samples = self._waveform(joined, len(context.latents))
         if len(rest) == 0:
@@ -119,13 +119,15 @@ class ContinuedDecoder:
         start = self.start()
         if len(codes) == 0:
             return start
-        latents, (keys, values, history) = self._front(start, codes)
-        return DecoderContext(position, len(codes), keys, values, history,
+        latents, caches, joined = self._front(start, codes)
+        keys = np.stack([np.array(cache.keys[0, :, -self.window :]) for cache in caches])
+        values = np.stack([np.array(cache.values[0, :, -self.window :]) for cache in caches])
+        return DecoderContext(position, len(codes), keys, values, np.array(joined[0, -PRE_CONV_REACH:]),
                               np.array(latents[0, -self.latent_reach :]), codes[-CHUNK_CONTEXT:])
 
-    def _front(self, context: DecoderContext, codes: np.ndarray) -> tuple[Any, tuple[np.ndarray, ...]]:
-        """The transformer's outputs [1, T, latent] for ``codes`` after ``context``, and the state after
-        them: keys, values, history."""
+    def _front(self, context: DecoderContext, codes: np.ndarray) -> tuple[Any, list[WindowCache], Any]:
+        """The transformer's outputs [1, T, latent] for ``codes`` after ``context``, lazily, with what a
+        state after them is read from: each layer's cache and the dequantized frames (mlx)."""
         import mlx.core as mx
 
         from manim_qwen_mlx.model.fixes import sliding_window_mask
@@ -137,10 +139,7 @@ class ContinuedDecoder:
         caches = [WindowCache(mx.array(k[None]), mx.array(v[None]), context.offset)
                   for k, v in zip(context.keys, context.values, strict=True)]
         mask = sliding_window_mask(context.offset, len(codes), self.window)[:, context.offset - kept :]
-        latents = self.transformer(hidden, mask=mask.astype(hidden.dtype), cache=caches)
-        keys = np.stack([np.array(cache.keys[0, :, -self.window :]) for cache in caches])
-        values = np.stack([np.array(cache.values[0, :, -self.window :]) for cache in caches])
-        return latents, (keys, values, np.array(joined[0, -PRE_CONV_REACH:]))
+        return self.transformer(hidden, mask=mask.astype(hidden.dtype), cache=caches), caches, joined
 
     def _needs(self, first_output: int) -> list[int]:
         """Each layer's first needed input index (from the start of its input) for output from

@@ -179,8 +179,7 @@ def needs_word_times(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
     are wanted)."""
     if bookmarks is None:
         return False
-    method = entry.get("word_boundaries_method")
-    return method is None or (method == "estimate" and bookmarks.mode == "align")
+    return entry.get("word_boundaries_method") is None or estimated_word_times(entry, bookmarks)
 
 
 def estimated_word_times(entry: Entry, bookmarks: BookmarkOptions | None) -> bool:
