@@ -48,6 +48,7 @@ def scene_env(tiny_model: Path, reference: Path, tmp_path: Path) -> dict[str, st
 def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path: Path) -> None:
     check = _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env)
     assert check.returncode == 1 and "5 narration(s) missing" in check.stdout
+    assert re.search(r"\(collected in \d+\.\d s\)", check.stdout), check.stdout
 
     first = _cli(["precache", str(LOOP), "Loop"], tmp_path, scene_env)
     assert first.returncode == 0, first.stderr
@@ -130,10 +131,16 @@ def test_cache_list_info_prune_clear(service_cache: Path, tmp_path: Path) -> Non
     dropped_audio = [
         e["original_audio"] for e in NarrationCache(service_cache).entries() if e["input_text"] == "Dropped."
     ]
-    dry = runner.invoke(main, ["cache", "prune", "--dry-run", "--cache-dir", str(service_cache), str(scene)])
-    assert dry.exit_code == 0, dry.output
+    # Made outside any scene (as before entries recorded their scene file): kept, with a hint.
+    kept = runner.invoke(main, ["cache", "prune", "--cache-dir", str(service_cache), str(scene)])
+    assert kept.exit_code == 0, kept.output
+    assert "0 entries removed" in kept.output and "kept 1 unused entry made before" in kept.output
+    assert "--all-unused" in kept.output
+    dry = runner.invoke(
+        main, ["cache", "prune", "--all-unused", "--dry-run", "--cache-dir", str(service_cache), str(scene)]
+    )
     assert "would remove  'Dropped.'" in dry.output and len(NarrationCache(service_cache).entries()) == 3
-    pruned = runner.invoke(main, ["cache", "prune", "--cache-dir", str(service_cache), str(scene)])
+    pruned = runner.invoke(main, ["cache", "prune", "--all-unused", "--cache-dir", str(service_cache), str(scene)])
     assert "1 entry removed" in pruned.output
     texts = [e["input_text"] for e in NarrationCache(service_cache).entries()]
     assert sorted(texts) == ["Kept.", "hello"] and not (service_cache / dropped_audio[0]).exists()
@@ -161,6 +168,72 @@ def service_cache(tiny_model: Path, reference: Path, cache_dir: Path, monkeypatc
     monkeypatch.setenv("TEST_KEEP_MODEL", str(tiny_model))
     monkeypatch.setenv("TEST_KEEP_REF", str(reference))
     return cache_dir
+
+
+PROJECT_SCENE = """
+import os
+from manim_voiceover import VoiceoverScene
+from manim_qwen_mlx import QwenMLXService
+class {name}(VoiceoverScene):
+    def construct(self):
+        self.set_speech_service(QwenMLXService(model=os.environ["TEST_MODEL"], ref_audio=os.environ["TEST_REF"],
+                                               max_tokens={frames}, cache_dir=os.environ["TEST_CACHE"]))
+        for text in {texts!r}:
+            with self.voiceover(text=text) as t:
+                self.wait(t.duration)
+"""
+
+
+def test_prune_removes_only_what_its_files_asked_for(scene_env: dict[str, str], tmp_path: Path) -> None:
+    """Two scene files share one cache: pruning one keeps the other's narration, shared text included."""
+    cache_dir = tmp_path / "shared-cache"
+    env = {**scene_env, "TEST_CACHE": str(cache_dir)}
+    files = {}
+    for name, texts in {"Alpha": ["Alpha one.", "Alpha two.", "Shared."], "Beta": ["Beta.", "Shared."]}.items():
+        files[name] = tmp_path / f"{name.lower()}.py"
+        files[name].write_text(PROJECT_SCENE.format(name=name, frames=FRAMES, texts=texts))
+        made = _cli(["precache", str(files[name])], tmp_path, env)
+        assert made.returncode == 0, made.stdout + made.stderr
+    cache = NarrationCache(cache_dir)
+    shared = next(e for e in cache.entries() if e["input_text"] == "Shared.")
+    assert sorted(owner["scene"] for owner in shared["used_by"]) == ["Alpha", "Beta"]
+
+    files["Alpha"].write_text(PROJECT_SCENE.format(name="Alpha", frames=FRAMES, texts=["Alpha one."]))
+    args = ["cache", "prune", "--cache-dir", str(cache_dir), str(files["Alpha"])]
+    dry = _cli([*args, "--dry-run"], tmp_path, env)
+    assert "would remove  'Alpha two.'" in dry.stdout and "1 entry would remove" in dry.stdout, dry.stdout
+    assert "kept 1 entry that these files no longer use and other scene files do" in dry.stdout and len(cache.entries()) == 4
+    pruned = _cli(args, tmp_path, env)
+    assert pruned.returncode == 0 and "1 entry removed" in pruned.stdout, pruned.stdout + pruned.stderr
+    left = {e["input_text"]: e for e in cache.entries()}
+    assert sorted(left) == ["Alpha one.", "Beta.", "Shared."]
+    assert [owner["scene"] for owner in left["Shared."]["used_by"]] == ["Beta"]  # Alpha no longer asks
+    assert _cli(["precache", "--check", str(files["Beta"])], tmp_path, env).returncode == 0
+
+
+def test_collecting_draws_no_frame_and_keeps_the_scene_clock(
+    scene_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = tmp_path / "clock.py"
+    scene.write_text(
+        "import os\nfrom manim import Create, Square\nfrom manim_voiceover import VoiceoverScene\n"
+        "from manim_qwen_mlx import QwenMLXService\n"
+        "class Clock(VoiceoverScene):\n    def construct(self):\n"
+        "        self.set_speech_service(QwenMLXService(model=os.environ['TEST_MODEL'], "
+        "ref_audio=os.environ['TEST_REF']))\n"
+        "        updates = []\n        square = Square().add_updater(lambda m, dt: updates.append(dt))\n"
+        "        self.play(Create(square), run_time=2)\n        self.wait(1.5)\n"
+        "        with self.voiceover(text=f'At {self.renderer.time:.1f} s after {len(updates)} updates.') as t:\n"
+        "            self.wait(t.duration)\n"
+    )
+    for key, value in scene_env.items():
+        monkeypatch.setenv(key, value)  # the dry run's subprocess inherits them
+    found = collect.run_scenes(scene, cwd=tmp_path)
+    (text,) = [r.narration.text for r in found.requests]
+    said = re.fullmatch(r"At (\S+) s after (\d+) updates\.", text)
+    assert said is not None and said[1] == "3.5", text  # the clock runs as in a render
+    assert int(said[2]) < 2 * 15, text  # not one update per frame, even at -ql's 15 frames a second
+    assert not [p for p in tmp_path.rglob("*") if p.suffix in (".mp4", ".mov", ".png", ".gif")]
 
 
 def test_cache_commands_on_a_broken_index(tmp_path: Path) -> None:

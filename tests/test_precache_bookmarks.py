@@ -62,6 +62,13 @@ def test_precache_check_counts_narration_that_only_lacks_word_times(
     assert "1 synthesized, 1 given word times, 0 failed" in done.stdout, done.stdout + done.stderr
     assert run_cli(["precache", "--check", str(LECTURE), "Summary"], tmp_path, env).returncode == 0
 
+    # The whole file: only the scene that had misses runs again to see the texts its new audio gives.
+    Path(env["TEST_REPORT"]).unlink()
+    whole = run_cli(["precache", str(LECTURE)], tmp_path, env)
+    assert "4 narration(s): 2 already cached, 2 synthesized" in whole.stdout, whole.stdout + whole.stderr
+    runs = [json.loads(line)["scene"] for line in Path(env["TEST_REPORT"]).read_text().splitlines()]
+    assert sorted(runs) == ["Shapes", "Shapes", "Summary"]
+
 
 def test_a_runaway_in_a_batch_fails_alone(tiny_model: Path, reference: Path, tmp_path: Path) -> None:
     env = {"TEST_MODEL": str(tiny_model), "TEST_REF": str(reference)}

@@ -1,13 +1,15 @@
-"""What the cache holds, for people: one line per entry, totals, problems; pruning."""
+"""What the cache holds, for people: one line per entry, totals, problems; pruning by scene file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
+from manim_qwen_mlx.cache.owners import Owner, recorded, with_owners
 from manim_qwen_mlx.core.defaults import SERVICE_NAME
 
 
@@ -75,18 +77,47 @@ def clear(directory: Path) -> list[Entry]:
 
     from manim_qwen_mlx.core.defaults import VOICE_STORE_FOLDER
 
-    removed = prune_unused(directory, set())
+    removed = NarrationCache(directory).remove(ours)
     shutil.rmtree(NarrationCache(directory).directory / VOICE_STORE_FOLDER, ignore_errors=True)
     return removed
 
 
-def prune_unused(directory: Path, used_keys: set[str], dry_run: bool = False) -> list[Entry]:
-    """Remove our entries whose key is not in ``used_keys`` (all of ours when it is empty)."""
-    cache = NarrationCache(directory)
+@dataclass
+class Pruned:
+    removed: list[Entry] = field(default_factory=list)
+    unrecorded: int = 0  # kept: none of the files uses it, and it does not say which scenes asked for it
+    elsewhere: int = 0  # kept: the files asked for it and no longer use it, other scene files still do
 
-    def unused(entry: Entry) -> bool:
-        return ours(entry) and cache_key(entry["input_data"]) not in used_keys
+
+def prune(
+    directory: Path, files: set[str], used: Mapping[str, set[Owner]], all_unused: bool = False, dry_run: bool = False
+) -> Pruned:
+    """Remove our entries that the scene ``files`` (absolute) asked for and no longer use; ``used`` maps each
+    key the files ask for now to the scenes asking. With ``all_unused``, every entry of ours none of them
+    uses goes, other files' too. Entries still used record exactly their scenes among ``files``."""
+    cache = NarrationCache(directory)
+    report = Pruned()
+
+    def change(entry: Entry) -> Entry | None:
+        if not ours(entry):
+            return entry
+        old = recorded(entry, cache.directory)
+        others = {owner for owner in old or () if owner.file not in files}
+        now = used.get(cache_key(entry["input_data"]))
+        if now:
+            return with_owners(entry, others | now, cache.directory)
+        if all_unused:
+            return None
+        if old is None:
+            report.unrecorded += 1
+            return entry
+        if others:
+            report.elsewhere += len(others) < len(old)  # these files let go of it; others still use it
+            return with_owners(entry, others, cache.directory)
+        return None
 
     if dry_run:
-        return [e for e in cache.entries() if unused(e)]
-    return cache.remove(unused)
+        report.removed = [entry for entry in cache.entries() if change(entry) is None]
+    else:
+        report.removed = cache.update(change)
+    return report

@@ -82,11 +82,7 @@ class NarrationCache:
         """Add ``entry``, replacing any older entry for the same inputs."""
         wanted = canonical_json(entry["input_data"])
         with self._index_lock():
-            sidecar = self._sidecar(entry)
-            if sidecar is not None:
-                payload = json.dumps(entry, indent=2, ensure_ascii=False).encode("utf-8")
-                # A backup of the index's entry: the index and the audio are the durable copies.
-                atomic_write(sidecar, lambda handle: handle.write(payload), durable=False)
+            self._write_sidecar(entry)
             raw = self._read_for_update()
             kept = [e for e in raw if canonical_json(e.get("input_data")) != wanted]
             kept.append(entry)
@@ -94,13 +90,23 @@ class NarrationCache:
 
     def remove(self, doomed: Callable[[Entry], bool]) -> list[Entry]:
         """Drop the entries ``doomed`` selects and then their audio files; return them."""
+        return self.update(lambda entry: None if doomed(entry) else entry)
+
+    def update(self, change: Callable[[Entry], Entry | None]) -> list[Entry]:
+        """Replace each entry by ``change(entry)`` (None drops it, its audio too) in one write, only when
+        something changed; return the dropped entries."""
         with self._index_lock():
             raw = self._read_for_update()
-            removed = [e for e in raw if doomed(e)]
-            if removed:
-                self._write_index([e for e in raw if not doomed(e)])
+            changed = [(entry, change(entry)) for entry in raw]
+            removed = [old for old, new in changed if new is None]
+            kept = [new for _, new in changed if new is not None]
+            rewritten = [new for old, new in changed if new is not None and new != old]
+            if removed or rewritten:
+                for entry in rewritten:
+                    self._write_sidecar(entry)
+                self._write_index(kept)
             # Files go only after the index no longer names them, so no reader sees a dangling entry.
-            still_named = {e.get("original_audio") for e in raw if not doomed(e)}
+            still_named = {e.get("original_audio") for e in kept}
             for entry in removed:
                 if entry.get("original_audio") not in still_named:
                     for path in (self.audio_file(entry), self._sidecar(entry)):
@@ -161,6 +167,13 @@ class NarrationCache:
                 aside.name,
             )
         return list(self._from_sidecars())
+
+    def _write_sidecar(self, entry: Entry) -> None:
+        sidecar = self._sidecar(entry)
+        if sidecar is not None:
+            payload = json.dumps(entry, indent=2, ensure_ascii=False).encode("utf-8")
+            # A backup of the index's entry: the index and the audio are the durable copies.
+            atomic_write(sidecar, lambda handle: handle.write(payload), durable=False)
 
     def _sidecar(self, entry: Entry) -> Path | None:
         audio = self.audio_file(entry)

@@ -51,17 +51,37 @@ def info(cache_dir: Path | None) -> None:
 @click.argument("scene_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @cache_dir_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option(
+    "--all-unused",
+    is_flag=True,
+    help="Remove every entry of ours that none of SCENE_FILES uses, other scene files' narration included.",
+)
 @friendly_errors
-def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool) -> None:
-    """Remove our entries (and audio) that none of SCENE_FILES uses any more."""
-    from manim_qwen_mlx.cache.inventory import prune_unused
+def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool, all_unused: bool) -> None:
+    """Remove the narration that SCENE_FILES asked for and no longer use (and its audio).
+
+    Entries other scene files asked for stay, so pruning one file of a project that shares a cache
+    loses nothing of the others.
+    """
+    from manim_qwen_mlx.cache.inventory import prune as prune_entries
+    from manim_qwen_mlx.cache.owners import Owner
     from manim_qwen_mlx.voiceover.collect import run_scenes
 
-    used: set[str] = set()
+    used: dict[str, set[Owner]] = {}
     for scene_file in scene_files:
-        used.update(r.key for r in run_scenes(scene_file).requests)
-    removed = prune_unused(resolve_cache_dir(cache_dir), used, dry_run=dry_run)
-    _report(removed, "would remove" if dry_run else "removed")
+        for request in run_scenes(scene_file).requests:
+            used.setdefault(request.key, set()).update([request.narration.owner] if request.narration.owner else [])
+    files = {str(scene_file.resolve()) for scene_file in scene_files}
+    pruned = prune_entries(resolve_cache_dir(cache_dir), files, used, all_unused=all_unused, dry_run=dry_run)
+    _report(pruned.removed, "would remove" if dry_run else "removed")
+    if pruned.elsewhere:
+        plural = "y" if pruned.elsewhere == 1 else "ies"
+        click.echo(f"kept {pruned.elsewhere} entr{plural} that these files no longer use and other scene files do")
+    if pruned.unrecorded:
+        click.echo(
+            f"kept {pruned.unrecorded} unused entr{'y' if pruned.unrecorded == 1 else 'ies'} made before entries "
+            "recorded their scene file; --all-unused removes every entry none of these files uses"
+        )
 
 
 @cache.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def precache(
     from manim_qwen_mlx.voiceover import precache as library
 
     if check:
+        started = time.perf_counter()
         found = library.missing(scene_file, scene_names)
+        seconds = time.perf_counter() - started
         absent = [r for r in found.requests if not r.cached]
         estimated = [r for r in found.requests if r.estimated]
         for request in absent:
@@ -67,6 +70,7 @@ def precache(
             + (f", {len(estimated)} with estimated word times (no aligner here; precache aligns them once one is)"
                if estimated else "")
             + (f", {len(found.problems)} that cannot be spoken" if found.problems else "")
+            + f" (collected in {seconds:.1f} s)"
         )
         failing = absent or found.problems or (require_aligned and estimated)
         sys.exit(1 if failing else 0)

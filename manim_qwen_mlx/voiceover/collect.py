@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.core.defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
 from manim_qwen_mlx.core.errors import QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
@@ -61,6 +62,7 @@ class Request:
                 "model": ModelRef(**said["model"]),
                 "bookmarks": _bookmarks(said.get("bookmarks")),
                 "checking": _checking(said.get("checking")),
+                "owner": Owner(**said["owner"]) if said.get("owner") else None,
             }
         )
         return cls(narration, Path(raw["cache_dir"]), raw["key"], raw["cached"], raw.get("estimated", False))
@@ -110,12 +112,18 @@ def estimate_seconds(spoken: str) -> float:
     return max(0.5, spoken_units(spoken) / ESTIMATED_CHARS_PER_SECOND)
 
 
+# A dry run (nothing written) at the lowest quality, every animation skipped as `-n` skips those before
+# its start: each play still ends in its final state and advances the scene's clock by its run time, so
+# the scene's code runs as in a render, with no frame drawn.
+COLLECT_FLAGS = ("--dry_run", "-ql", "--from_animation_number", str(10**9), "--progress_bar", "none")
+
+
 def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = None) -> Collected:
     """Every narration the scenes ask for (and those that cannot be spoken), from one dry run of
     ``manim render`` in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="manim-qwen-mlx-collect-") as folder:
         log = Path(folder) / "requests.jsonl"
-        command = [sys.executable, "-m", "manim", "render", "--dry_run", "--progress_bar", "none"]
+        command = [sys.executable, "-m", "manim", "render", *COLLECT_FLAGS]
         command += [str(scene_file), *scenes] if scenes else ["-a", str(scene_file)]
         env = {**os.environ, COLLECT_ENV: str(log)}
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from manim_qwen_mlx import audio
 from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key, input_data
+from manim_qwen_mlx.cache.owners import Owner, claim, owns, recorded, with_owners
 from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import timing
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
@@ -50,6 +51,7 @@ class Narration:
     allow_download: bool = True
     bookmarks: BookmarkOptions | None = None  # word times wanted (the text has bookmarks, or asked)
     checking: takes.Checking | None = None  # each take scored, the best of up to max_takes kept
+    owner: Owner | None = None  # the scene that asks (not in the key: what `cache prune FILE` owns)
 
     def input_data(self) -> dict[str, Any]:
         return input_data(self.spoken, self.voice, self.settings, self.model)
@@ -64,18 +66,17 @@ def ensure(cache: NarrationCache, said: Narration, audio_name: str | None = None
     data = said.input_data()
     entry = cache.lookup(data)
     if entry is not None and not needs_word_times(entry, said.bookmarks):
-        return entry, False
+        return _owned(cache, entry, said.owner), False
     key = cache_key(data)
     with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
         entry = cache.lookup(data)
         if entry is not None:
             if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
                 entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks, on_hit=True)
-            return entry, False
+            return _owned(cache, entry, said.owner), False
         started = time.perf_counter()
         speech, record = _synthesize(said, cache.directory)
-        entry = _store(cache, said.text, said.spoken, data, key, speech, said.settings, said.bookmarks, audio_name,
-                       record)
+        entry = _store(cache, said, data, key, speech, audio_name, record)
     log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started,
              said.spoken[:60])
     return entry, True
@@ -112,6 +113,7 @@ def ensure_batch(
                 continue
             if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
                 entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks)
+            entry = _owned(cache, entry, said.owner)
             locks.pop(index).close()
             yield index, (entry, False)
         if not missing:
@@ -130,8 +132,7 @@ def ensure_batch(
             if said.checking is not None:  # the batch made the first take; the checks decide on the rest
                 speech, record = takes.best(said.spoken, said.voice, said.settings, said.model, said.allow_download,
                                             cache.directory, said.checking, first=speech)
-            entry = _store(cache, said.text, said.spoken, data, cache_key(data), speech, said.settings,
-                           said.bookmarks, None, record)
+            entry = _store(cache, said, data, cache_key(data), speech, None, record)
             locks.pop(index).close()
             yield index, (entry, True)
     finally:
@@ -139,24 +140,31 @@ def ensure_batch(
             stack.close()
 
 
+def _owned(cache: NarrationCache, entry: Entry, owner: Owner | None) -> Entry:
+    """``entry``, recording ``owner`` among the scenes that use it (one write the first time only)."""
+    if owner is None or owns(entry, owner, cache.directory):
+        return entry
+    claim(cache, {cache_key(entry["input_data"]): [owner]})
+    return with_owners(entry, (recorded(entry, cache.directory) or set()) | {owner}, cache.directory)
+
+
 def _store(
     cache: NarrationCache,
-    text: str,
-    spoken: str,
+    said: Narration,
     data: dict[str, Any],
     key: str,
     speech: engine.Speech,
-    settings: SynthesisSettings,
-    bookmarks: BookmarkOptions | None,
     audio_name: str | None,
     checks: ChecksRecord | None = None,
 ) -> Entry:
-    """Write the audio and its entry (with word times when asked for, and the takes' scores) into the cache."""
+    """Write the audio and its entry (with word times when asked for, the takes' scores and the scene that
+    asked) into the cache."""
+    spoken = said.spoken
     name = audio_name or cache.audio_name(spoken, key)
     target = cache.directory / name
     audio.write_wav(target, speech.samples)
     entry: Entry = {
-        "input_text": text,
+        "input_text": said.text,
         "input_data": data,
         "original_audio": name,
         "final_audio": name,
@@ -168,8 +176,10 @@ def _store(
     }
     if checks is not None:
         entry["checks"] = checks.to_json()
-    if bookmarks is not None:
-        return _with_word_times(cache, entry, spoken, settings, bookmarks, speech=speech)
+    if said.owner is not None:
+        entry = with_owners(entry, [said.owner], cache.directory)
+    if said.bookmarks is not None:
+        return _with_word_times(cache, entry, spoken, said.settings, said.bookmarks, speech=speech)
     cache.store(entry)
     return entry
 

@@ -10,12 +10,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from manim_qwen_mlx.cache import Entry, NarrationCache
+from manim_qwen_mlx.cache import Entry, NarrationCache, owners
 from manim_qwen_mlx.cache.key import cache_key
+from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import options
 from manim_qwen_mlx.core.defaults import DEFAULT_BATCH_SIZE, LOGGER_NAME
-from manim_qwen_mlx.core.errors import InvalidTextError, ModelLoadError, ModelNotAvailableError, QwenMLXError
+from manim_qwen_mlx.core.errors import (
+    CacheError,
+    InvalidTextError,
+    ModelLoadError,
+    ModelNotAvailableError,
+    QwenMLXError,
+)
 from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import ChecksRecord
 from manim_qwen_mlx.voiceover import collect, narration
@@ -83,20 +90,28 @@ def precache(
     failed_keys: set[str] = set()
     broken_models: dict[str, QwenMLXError] = {}  # a model that cannot load fails its segments at once
     made: set[str] = set()
+    asked: dict[str, set[str]] = {}  # each scene's keys, as the latest pass that ran it asked for them
+    directories: set[Path] = set()
+    rerun, missed, unspeakable = scenes, set[str](), 0
     for _ in range(MAX_PASSES):
-        found = collect.run_scenes(scene_file, scenes, cwd)
+        found = collect.run_scenes(scene_file, rerun, cwd)
         requests = [_verified(r) if verify else r for r in unique(found.requests)]
         summary.passes += 1
+        for scene in missed:
+            asked.pop(scene, None)
+        for request in requests:
+            asked.setdefault(_scene(request), set()).add(request.key)
+            directories.add(request.cache_dir)
+        _claim(requests)
         if summary.passes == 1:
-            summary.total = len(requests) + len(found.problems)
             summary.cached = sum(r.cached for r in requests)
+            unspeakable = len(found.problems)
             # Unspeakable narrations fail alone; the scene ran on past them (a short silence each).
             summary.failed += [(problem.text, InvalidTextError(problem.message)) for problem in found.problems]
         estimated = [r for r in requests if r.estimated]
         realign = summary.passes == 1 and bool(estimated) and aligner_here(estimated)  # else they settle
         todo = [r for r in requests if (not r.cached or (realign and r.estimated)) and r.key not in failed_keys]
         if not todo:
-            summary.superseded = _drop_superseded(made - {r.key for r in requests}, requests)
             break
         if on_plan is not None:
             on_plan(todo)
@@ -106,16 +121,43 @@ def precache(
                     made.add(request.key)
                 if on_segment is not None:
                     on_segment(request, seconds or 0.0)
-        summary.total = max(summary.total, len(requests) + len(found.problems))
+        # Only a scene that was handed placeholder durations can ask for other texts now: run it alone.
+        missed = {_scene(r) for r in todo if not r.cached}
+        if not missed:
+            break
+        if "" in missed:  # a narration outside any scene we can name: run them all again
+            rerun, missed = scenes, set(asked)
+        else:
+            rerun = tuple(sorted(missed))
+    still_asked = set().union(*asked.values())
+    summary.total = len(still_asked) + unspeakable
+    summary.superseded = _drop_superseded(made - still_asked, directories)
     summary.wall_seconds = time.perf_counter() - started
     return summary
 
 
-def _drop_superseded(keys: set[str], requests: list[collect.Request]) -> int:
+def _scene(request: collect.Request) -> str:
+    """The scene that asked ("" where that is not known)."""
+    return request.narration.owner.scene if request.narration.owner is not None else ""
+
+
+def _claim(requests: list[collect.Request]) -> None:
+    """Record the asking scene in cached entries made for other scenes or before owners were kept."""
+    by_cache: dict[Path, dict[str, list[Owner]]] = {}
+    for request in requests:
+        if request.cached and request.narration.owner is not None:
+            by_cache.setdefault(request.cache_dir, {}).setdefault(request.key, []).append(request.narration.owner)
+    for directory, wanted in by_cache.items():
+        try:
+            owners.claim(NarrationCache(directory), wanted)
+        except (OSError, CacheError) as exc:  # a read-only cache still pre-caches what it can
+            log.warning("Could not record which scenes use the cache in %s: %s", directory, exc)
+
+
+def _drop_superseded(keys: set[str], directories: set[Path]) -> int:
     """Remove what this run made that the scenes no longer ask for (their text changed with durations)."""
     if not keys:
         return 0
-    directories = {r.cache_dir for r in requests}
     return sum(len(NarrationCache(d).remove(lambda e: cache_key(e["input_data"]) in keys)) for d in directories)
 
 

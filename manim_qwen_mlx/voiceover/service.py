@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any, Literal, cast
 
 from manim_voiceover.services.base import SpeechService
 
 from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
+from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.companions import transcripts
 from manim_qwen_mlx.core import options, timing
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
@@ -90,7 +94,8 @@ class QwenMLXService(SpeechService):
         timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
         voice, settings = self.resolve(**kwargs)
         said = narration.Narration(
-            text, spoken, voice, settings, self.model_ref, self.allow_download, timing_options, self.checking
+            text, spoken, voice, settings, self.model_ref, self.allow_download, timing_options, self.checking,
+            _asking_scene(),
         )
         cache = NarrationCache(cache_dir or self.cache_dir)
         audio_name = _audio_name(cache, path) if path is not None else None
@@ -172,6 +177,21 @@ class QwenMLXService(SpeechService):
         data["final_audio"] = data["original_audio"]
         self.audio_callback(data["original_audio"], data, **kwargs)
         return data
+
+
+def _asking_scene() -> Owner | None:
+    """The scene whose ``voiceover`` call this is (the nearest manim Scene up the stack) and the file
+    being rendered; None outside a scene."""
+    from manim import Scene, config
+
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and not isinstance(frame.f_locals.get("self"), Scene):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    scene = type(frame.f_locals["self"])
+    file = str(config.input_file or "") or inspect.getsourcefile(scene)
+    return Owner(str(Path(file).resolve()), scene.__name__) if file else None
 
 
 def _audio_name(cache: NarrationCache, path: PathLike) -> str:
