@@ -6,8 +6,6 @@ and MLX load only when first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from manim_qwen_mlx import quiet_sox
 from manim_qwen_mlx.core.errors import (
     CacheError,
@@ -24,6 +22,7 @@ from manim_qwen_mlx.core.errors import (
 
 quiet_sox.install()
 
+TYPE_CHECKING = False  # not typing's: the wheel's .pth imports this package in every Python start-up
 if TYPE_CHECKING:
     from manim_qwen_mlx.voiceover.service import QwenMLXService
 
@@ -42,7 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "QwenMLXService":
         from manim_qwen_mlx.voiceover.service import QwenMLXService
 

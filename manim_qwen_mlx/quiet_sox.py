@@ -3,26 +3,28 @@
 manim-voiceover feature that does, and we refuse it), so that one probe is silenced: its shell line
 and that warning, nothing else of sox's or manim-voiceover's logging.
 
-This works when our package is imported before ``sox``: always for the ``manim-qwen-mlx`` command;
-for ``manim render`` when manim loads our plugin before manim-voiceover's (the order in which Python
-lists installed packages, which differs between machines).
+It must be installed before ``sox`` is imported. The built wheel carries ``manim_qwen_mlx_quiet_sox.pth``
+(setup.py), which installs it when Python starts, so ``manim render`` is quiet whatever order manim loads
+plugins in. Without it (an editable install) it is installed when our package is imported: always for
+the ``manim-qwen-mlx`` command, for ``manim render`` only when manim loads our plugin before
+manim-voiceover's (the order in which Python lists installed packages, which differs between machines).
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.abc
 import importlib.machinery
-import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 
 NO_SOX_WARNING = "SoX could not be found!"
 
 
-class _QuietSoxFinder(importlib.abc.MetaPathFinder):
+class _QuietSoxFinder:
+    """A meta path finder for one name. Plain (no importlib.abc, no logging at import): the wheel's .pth
+    imports this module in every Python process of the environment, so it must cost next to nothing."""
+
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -35,31 +37,38 @@ class _QuietSoxFinder(importlib.abc.MetaPathFinder):
         exec_module = spec.loader.exec_module
 
         def quiet_exec_module(module: ModuleType) -> None:
+            import logging
+
             logging.getLogger("sox").addFilter(_drop_no_sox_warning)
-            with _stderr_silenced():
+            saved = _silence_stderr()
+            try:
                 exec_module(module)
+            finally:
+                _restore_stderr(saved)
 
         spec.loader.exec_module = quiet_exec_module  # type: ignore[method-assign]
         return spec
 
 
-def _drop_no_sox_warning(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(NO_SOX_WARNING)
+def _drop_no_sox_warning(record: object) -> bool:
+    return not str(getattr(record, "msg", "")).startswith(NO_SOX_WARNING)
 
 
-@contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 to /dev/null: the probe's shell writes "sox: not found" there, not to sys.stderr."""
+def _silence_stderr() -> int | None:
+    """File descriptor 2 to /dev/null (the probe's shell writes "sox: not found" there, not to
+    sys.stderr); the saved descriptor, or None where it could not be duplicated."""
     try:
         saved = os.dup(2)
     except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
+        return None
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    return saved
+
+
+def _restore_stderr(saved: int | None) -> None:
+    if saved is not None:
         os.dup2(saved, 2)
         os.close(saved)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_page_lists_flagged_narration_first_with_scores_and_audio(page: Path) ->
     # Lost audio makes the entry a miss: the page says to pre-cache it again.
     assert 'class="flagged"' in first and "That is all." in first and "not synthesized yet" in first
     assert 'class="ok"' in second and "A square has 4 sides" in second
-    assert "voice similarity" in second and "data:audio/wav;base64," in second and "<polygon" in second
+    assert "voice similarity" in second and "data:audio/flac;base64," in second and "<polygon" in second
     assert "bookmark times estimated" not in html  # aligned: the aligner was here
     assert "http" not in html.replace("http://www.w3.org", "")  # self-contained: nothing fetched
 
@@ -71,3 +72,46 @@ def test_page_in_a_headless_browser(page: Path) -> None:
     assert (0xFF, 0xF5, 0xF5) in colours, "the flagged narration's red-tinted box is on screen"
     assert (0x4A, 0x7B, 0xD0) in colours, "the waveform is drawn"
     (ARTEFACTS / "review.json").write_text(json.dumps({"page": str(page), "screenshot": str(shot)}))
+
+
+PROBE = """<!doctype html><html><body><script>
+const player = new Audio("{src}");
+player.preload = "auto";
+player.addEventListener("loadedmetadata", () => document.body.setAttribute("data-duration", player.duration));
+player.addEventListener("error", () => document.body.setAttribute("data-error", String(player.error.code)));
+</script></body></html>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (scripts/test.sh installs it on Debian/Ubuntu)")
+def test_the_browser_decodes_the_embedded_audio(page: Path) -> None:
+    """The page's audio, as embedded, plays in Chromium: it decodes to the cached clip's duration."""
+    assert CHROMIUM is not None
+    html = page.read_text()
+    (src,) = re.findall(r'<audio controls preload="none" src="(data:audio/flac;base64,[^"]+)"', html)
+    probe = page.with_name("probe.html")
+    probe.write_text(PROBE.format(src=src))
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--autoplay-policy=no-user-gesture-required", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*browser, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": str(page.parent)})
+    decoded = re.search(r'data-duration="([0-9.]+)"', dom.stdout)
+    assert decoded is not None, dom.stdout[-2000:] + dom.stderr[-2000:]
+    cache = NarrationCache(page.parent / "media" / "voiceovers")
+    (kept,) = [e for e in cache.entries() if (cache.audio_file(e) or Path("/none")).is_file()]
+    assert abs(float(decoded[1]) - float(kept["duration"])) < 0.01
+
+
+def test_embedded_audio_is_the_cached_clip_losslessly_in_half_the_bytes(tmp_path: Path) -> None:
+    """On speech (the example voice, 16-bit as the cache writes it), FLAC is exact and about half a WAV."""
+    import io
+
+    import soundfile as sf
+
+    from manim_qwen_mlx.cli.review_page import _flac
+
+    wav = REPO / "example_scenes" / "voices" / "espeak.wav"
+    encoded = _flac(wav)
+    decoded, rate = sf.read(io.BytesIO(encoded), dtype="int16")
+    original, original_rate = sf.read(str(wav), dtype="int16")
+    assert rate == original_rate and np.array_equal(decoded, original)
+    assert len(encoded) < 0.6 * wav.stat().st_size

@@ -64,7 +64,8 @@ class DerivativeLecture(VoiceoverScene):
                 color=GREEN,
             )
         )
-        with self.voiceover(text="Pick a <bookmark mark='dot'/>point and draw the line that <bookmark mark='line'/>just touches it.") as t:
+        touch = "Pick a <bookmark mark='dot'/>point and draw the line that <bookmark mark='line'/>just touches it."
+        with self.voiceover(text=touch) as t:
             self.wait_until_bookmark("dot")
             self.play(FadeIn(dot), run_time=0.5)
             self.wait_until_bookmark("line")

@@ -1,4 +1,4 @@
-"""The review page: one self-contained HTML file (audio embedded) listing a scene file's narrations,
+"""The review page: one self-contained HTML file (audio embedded as FLAC) listing a scene file's narrations,
 flagged ones first, each with its text, a player, its duration, a waveform, its checks' scores and
 whether its bookmark times are only estimated.
 Presentation only: the data comes from the cache entries."""
@@ -68,7 +68,7 @@ def _row(number: int, row: Row) -> str:
         why = "not synthesized yet: run manim-qwen-mlx precache" if row.entry is None else "audio file missing"
         return f'{head}<div class="failures">{why}</div></section>'
     samples, rate = _read(row.audio)
-    data = base64.b64encode(row.audio.read_bytes()).decode("ascii")
+    data = base64.b64encode(_flac(row.audio)).decode("ascii")
     scores = _scores(row.checks)
     if row.entry.get("word_boundaries_method") == "estimate":  # no aligner was here: times are a guess
         scores += " · bookmark times estimated (no forced aligner), not aligned"
@@ -77,7 +77,7 @@ def _row(number: int, row: Row) -> str:
         f"{head}{failures}"
         f'<div class="meta">{samples.size / rate:.2f} s{scores}</div>'
         f"{_waveform(samples)}"
-        f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio></section>'
+        f'<audio controls preload="none" src="data:audio/flac;base64,{data}"></audio></section>'
     )
 
 
@@ -102,6 +102,19 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
     samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return samples.mean(axis=1), int(rate)
+
+
+def _flac(path: Path) -> bytes:
+    """The cached audio as FLAC: lossless (the review hears exactly what renders), about half a WAV's
+    size on speech, and played by every current browser, Safari included."""
+    import io
+
+    import soundfile as sf
+
+    samples, rate = sf.read(str(path), dtype="int16", always_2d=True)
+    encoded = io.BytesIO()
+    sf.write(encoded, samples, rate, format="FLAC", subtype="PCM_16")
+    return encoded.getvalue()
 
 
 def _waveform(samples: np.ndarray) -> str:

@@ -1,0 +1,60 @@
+"""The built wheel, installed into a fresh virtual environment: `manim render` of a narrated scene prints
+nothing about SoX, although manim-voiceover is imported before our package and no SoX is installed."""
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PTH = "manim_qwen_mlx_quiet_sox.pth"
+SCENE = """
+from manim_voiceover import VoiceoverScene  # before our package: its import probes for SoX
+from manim import Square, Create
+
+class Plain(VoiceoverScene):
+    def construct(self):
+        self.play(Create(Square()), run_time=0.2)
+"""
+
+
+@pytest.mark.skipif(shutil.which("sox") is not None, reason="SoX is installed here: there is no warning to silence")
+def test_the_wheel_silences_the_sox_probe_from_python_start(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("manim_qwen_mlx-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        text=True).strip())
+    # Only the wheel is new: the dependencies come from the test's environment (appended, so ours wins).
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    assert (site / PTH).is_file()
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    scene = tmp_path / "plain.py"
+    scene.write_text(SCENE)
+
+    def render() -> str:
+        out = subprocess.run(
+            [python, "-m", "manim", "render", "-ql", "--dry_run", "--progress_bar", "none", str(scene)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        )
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        where = subprocess.check_output([python, "-c", "import manim_qwen_mlx; print(manim_qwen_mlx.__file__)"],
+                                        text=True)
+        assert where.startswith(str(site)), where  # the wheel's copy, not the checkout
+        return out.stdout + out.stderr
+
+    quiet = render()
+    assert "SoX could not be found" not in quiet and "sox: not found" not in quiet, quiet[-3000:]
+    (site / PTH).unlink()  # the control: without the .pth the same render warns
+    loud = render()
+    assert "SoX could not be found" in loud and "sox: not found" in loud
