@@ -2,6 +2,7 @@
 
 import json
 import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,48 @@ def test_parallel_writers_lose_nothing(cache_dir: Path) -> None:
     texts = {e["input_text"] for e in NarrationCache(cache_dir).entries()}
     assert texts == {f"worker {w} line {i}" for w in range(workers) for i in range(count)}
     assert not list(cache_dir.glob(".*.tmp"))
+
+
+def test_owners_are_recorded_once_relative_to_the_cache_and_survive_a_lost_index(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    from manim_qwen_mlx.cache.key import cache_key
+    from manim_qwen_mlx.cache.owners import Owner, claim, recorded
+
+    cache = NarrationCache(cache_dir)
+    entry = _entry(cache, "A circle.")
+    cache.store(entry)
+    alpha = Owner(str(tmp_path / "scenes" / "a.py"), "Alpha")
+    claim(cache, {cache_key(entry["input_data"]): [alpha]})
+    assert cache.entries()[0]["used_by"] == [{"file": "../scenes/a.py", "scene": "Alpha"}]
+    written = cache.index_path.read_bytes(), cache.index_path.stat().st_mtime_ns
+    claim(cache, {cache_key(entry["input_data"]): [alpha]})  # nothing new: nothing written
+    assert (cache.index_path.read_bytes(), cache.index_path.stat().st_mtime_ns) == written
+    cache.index_path.unlink()  # rebuilt from the entry files beside the audio, owners included
+    assert recorded(cache.entries()[0], cache.directory) == {alpha}
+
+
+def test_a_cache_that_cannot_record_a_new_user_still_serves_the_hit(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes import FakeEngine
+
+    from manim_qwen_mlx.cache.owners import Owner
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SynthesisSettings
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.synthesis import engine
+    from manim_qwen_mlx.voiceover import narration
+
+    monkeypatch.setattr(engine, "synthesize", FakeEngine())
+    said = narration.Narration("Hi.", "Hi.", Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/fake"))
+    cache = NarrationCache(cache_dir)
+    made, fresh = narration.ensure(cache, said)
+    assert fresh and "used_by" not in made  # asked outside any scene
+
+    def unwritable() -> None:
+        raise CacheError("not writable")
+
+    monkeypatch.setattr(cache, "ensure_writable", unwritable)
+    hit, fresh = narration.ensure(cache, replace(said, owner=Owner(str(tmp_path / "a.py"), "A")))
+    assert not fresh and hit["original_audio"] == made["original_audio"]

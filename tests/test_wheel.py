@@ -1,5 +1,6 @@
-"""The built wheel, installed into a fresh virtual environment: `manim render` of a narrated scene prints
-nothing about SoX, although manim-voiceover is imported before our package and no SoX is installed."""
+"""The built wheel, installed into a fresh virtual environment: with no SoX installed, `manim render` of a
+VoiceoverScene prints nothing about SoX, and neither does a bare `import sox` in any Python process of
+that environment (the .pth installs the hook at start-up, whatever order manim loads plugins in)."""
 
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from conftest import REPO
 
 PTH = "manim_qwen_mlx_quiet_sox.pth"
 SCENE = """
-from manim_voiceover import VoiceoverScene  # before our package: its import probes for SoX
+from manim_voiceover import VoiceoverScene  # its import probes for SoX
 from manim import Square, Create
 
 class Plain(VoiceoverScene):
@@ -53,8 +54,13 @@ def test_the_wheel_silences_the_sox_probe_from_python_start(tmp_path: Path) -> N
         assert where.startswith(str(site)), where  # the wheel's copy, not the checkout
         return out.stdout + out.stderr
 
-    quiet = render()
-    assert "SoX could not be found" not in quiet and "sox: not found" not in quiet, quiet[-3000:]
-    (site / PTH).unlink()  # the control: without the .pth the same render warns
-    loud = render()
-    assert "SoX could not be found" in loud and "sox: not found" in loud
+    def import_sox() -> str:
+        out = subprocess.run([python, "-c", "import sox"], capture_output=True, text=True, timeout=120)
+        return out.stdout + out.stderr
+
+    rendered = render()
+    assert "SoX could not be found" not in rendered and "sox: not found" not in rendered, rendered[-3000:]
+    assert import_sox() == ""  # silenced from Python's start, before anything imports our package
+    (site / PTH).unlink()  # the control: without the .pth nothing watches that import
+    loud = import_sox()
+    assert "SoX could not be found" in loud and "sox: not found" in loud, loud
