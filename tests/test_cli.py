@@ -333,8 +333,9 @@ def test_precache_help_comes_from_the_options_table() -> None:
     "body, frame, cause",
     [
         ("self.add(Circle())\n        1 / 0", "1 / 0", "ZeroDivisionError: division by zero"),
-        # Broken LaTeX fails with LaTeX installed (its error) or without it (latex not found): either way.
-        ('self.add(MathTex(r"\\frac{1}{"))', 'MathTex(r"\\frac{1}{")', "latex"),
+        # An undefined command fails with LaTeX installed (its error) or without it (latex not found). (An
+        # unclosed brace does not: manim's wrapping closes it.)
+        ('self.add(MathTex(r"\\notacommand x"))', 'MathTex(r"\\notacommand x")', "latex"),
     ],
     ids=["exception in construct", "LaTeX failure"],
 )
