@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -348,6 +349,8 @@ def test_a_failing_scene_shows_its_own_frame_and_cause(tmp_path: Path, body: str
     line = 6 + body.count("\n")  # the failing line: the body's last
     assert f"lesson.py:{line}" in shown and frame in shown  # the user's own line, not manim's last 15
     assert cause.lower() in shown.lower()
+    if "MathTex" in body and shutil.which("latex"):
+        assert "Undefined control sequence." in shown  # LaTeX's own words, wrapped onto manim's next line
     logged = re.search(r"the whole log: (\S+\.log)\)", shown)
     assert logged is not None, shown
     assert "Manim Community" in Path(logged.group(1)).read_text()  # manim's own text, kept whole
@@ -369,6 +372,23 @@ def _gaps_scene(folder: Path, subcaptions: bool) -> Path:
         "                self.wait(tracker.duration)\n"
     )
     return scene
+
+
+def test_an_error_keeps_the_lines_its_message_wraps_onto() -> None:
+    log = (
+        "Manim Community v0.22.0\n"
+        "[12/02/26 19:31:50] ERROR    LaTeX compilation error:    tex_file_writing.py:320\n"
+        "                             Undefined control sequence.                        \n"
+        "                    INFO     Writing x to media/Tex/1.tex  tex_file_writing.py:110\n"
+        "│ /home/me/lesson.py:10 in construct │\n"
+        "ValueError: latex error converting to dvi.\n"
+    )
+    shown = collect.failure_excerpt(log, Path("lesson.py")).splitlines()
+    assert [line.strip() for line in shown[:2]] == [
+        "[12/02/26 19:31:50] ERROR    LaTeX compilation error:    tex_file_writing.py:320",
+        "Undefined control sequence.",
+    ]
+    assert "Writing" not in "\n".join(shown[:3])  # the next record is not part of the message
 
 
 def test_an_unspeakable_narration_is_reported_and_the_rest_go_on(scene_env: dict[str, str], tmp_path: Path) -> None:

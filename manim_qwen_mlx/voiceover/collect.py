@@ -144,19 +144,38 @@ def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None 
 
 ERROR_LINE = re.compile(r"\bERROR\b|LaTeX Error|^\s*! ")  # manim's own error messages, LaTeX's
 EXCERPT_LINES = 45  # a longer traceback keeps its first frames (the scene's) and its last lines (the cause)
+LOG_RECORD = re.compile(r"^(\[[^\]]*\])?\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s")  # rich's level column
+CONTINUATION_LINES, MAX_ERROR_LINES = 6, 16
 
 
 def failure_excerpt(output: str, scene_file: Path) -> str:
     """What to show of a failed dry run: manim's and LaTeX's error lines, then the traceback from the
     scene file's first frame down to the root cause (manim's rich boxes or plain Python frames)."""
     lines = output.rstrip().splitlines()
-    errors = [line.rstrip() for line in lines if ERROR_LINE.search(line)][:8]
+    errors = _error_lines(lines)
     frame = re.compile(rf"{re.escape(scene_file.name)}(:\d+\b|\", line \d+)")  # " in f" may wrap
     first = next((index for index, line in enumerate(lines) if frame.search(line)), None)
     trace = lines[first:] if first is not None else lines[-15:]
     if len(trace) > EXCERPT_LINES:
         trace = [*trace[:12], "  ...", *trace[-(EXCERPT_LINES - 13) :]]
     return "\n".join([*errors, *trace])
+
+
+def _error_lines(lines: list[str]) -> list[str]:
+    """The error lines, each with the lines rich wrapped its message onto (indented, up to a blank line or
+    the next record): "LaTeX compilation error:" is followed by what the error is."""
+    found: list[str] = []
+    for index, line in enumerate(lines):
+        if not ERROR_LINE.search(line):
+            continue
+        found.append(line.rstrip())
+        for follow in lines[index + 1 : index + 1 + CONTINUATION_LINES]:
+            if not follow.strip() or not follow.startswith(" " * 20) or LOG_RECORD.match(follow):
+                break
+            found.append(follow.rstrip())
+        if len(found) >= MAX_ERROR_LINES:
+            break
+    return found[:MAX_ERROR_LINES]
 
 
 def _keep_log(scene_file: Path, output: str) -> Path | None:
