@@ -202,7 +202,7 @@ def test_prune_removes_only_what_its_files_asked_for(scene_env: dict[str, str], 
     files["Alpha"].write_text(PROJECT_SCENE.format(name="Alpha", frames=FRAMES, texts=["Alpha one."]))
     args = ["cache", "prune", "--cache-dir", str(cache_dir), str(files["Alpha"])]
     dry = _cli([*args, "--dry-run"], tmp_path, env)
-    assert "would remove  'Alpha two.'" in dry.stdout and "1 entry would remove" in dry.stdout, dry.stdout
+    assert "would remove  'Alpha two.'" in dry.stdout and "1 entry would be removed" in dry.stdout, dry.stdout
     assert "kept 1 entry that these files no longer use and other scene files do" in dry.stdout
     assert len(cache.entries()) == 4
     pruned = _cli(args, tmp_path, env)

@@ -73,7 +73,7 @@ def prune(scene_files: tuple[Path, ...], cache_dir: Path | None, dry_run: bool, 
             used.setdefault(request.key, set()).update([request.narration.owner] if request.narration.owner else [])
     files = {str(scene_file.resolve()) for scene_file in scene_files}
     pruned = prune_entries(resolve_cache_dir(cache_dir), files, used, all_unused=all_unused, dry_run=dry_run)
-    _report(pruned.removed, "would remove" if dry_run else "removed")
+    _report(pruned.removed, dry_run)
     if pruned.elsewhere:
         plural = "y" if pruned.elsewhere == 1 else "ies"
         click.echo(f"kept {pruned.elsewhere} entr{plural} that these files no longer use and other scene files do")
@@ -94,10 +94,10 @@ def clear(cache_dir: Path | None, yes: bool) -> None:
 
     if not yes:
         raise click.UsageError("clear deletes every narration of ours: pass --yes to do it.")
-    _report(clear_all(resolve_cache_dir(cache_dir)), "removed")
+    _report(clear_all(resolve_cache_dir(cache_dir)))
 
 
-def _report(removed: list[dict[str, Any]], verb: str) -> None:
+def _report(removed: list[dict[str, Any]], dry_run: bool = False) -> None:
     for entry in removed:
-        click.echo(f"{verb}  {str(entry.get('input_text', ''))[:70]!r}")
-    click.echo(f"{len(removed)} entr{'y' if len(removed) == 1 else 'ies'} {verb}")
+        click.echo(f"{'would remove' if dry_run else 'removed'}  {str(entry.get('input_text', ''))[:70]!r}")
+    click.echo(f"{len(removed)} entr{'y' if len(removed) == 1 else 'ies'} {'would be ' if dry_run else ''}removed")
