@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 SUITE = [
     ("Plugin overhead and memory", ["overhead.py"]),
     ("Warm re-render", ["rerender.py"]),
+    ("Collecting vs rendering an 18-voiceover lecture", ["collect_vs_render.py", "--busy"]),
     ("Pre-cache vs reload per segment", ["precache.py"]),
     ("Continuous batching (tiny: Python's share)", ["batch.py", "--no-busy"]),
     ("Stored voices", ["voice_prompt.py"]),
