@@ -50,6 +50,8 @@ def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path
     check = _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env)
     assert check.returncode == 1 and "5 narration(s) missing" in check.stdout
     assert re.search(r"\(collected in \d+\.\d s\)", check.stdout), check.stdout
+    listed = re.findall(r"^missing  '([^']+)'", check.stdout, flags=re.M)
+    assert listed[:4] == [*(f"Step {n} of the loop." for n in (1, 2, 3)), "Now in another voice."]  # scene order
 
     first = _cli(["precache", str(LOOP), "Loop"], tmp_path, scene_env)
     assert first.returncode == 0, first.stderr

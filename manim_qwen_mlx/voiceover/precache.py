@@ -62,7 +62,11 @@ def missing(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None = N
     """What the scenes ask for that is not cached or has only estimated word times (``Request.estimated``
     tells those), and what they ask for that cannot be spoken."""
     found = collect.run_scenes(scene_file, scenes, cwd)
-    return collect.Collected([r for r in unique(found.requests) if not r.cached or r.estimated], found.problems)
+    first: dict[str, collect.Request] = {}  # each key once, in the order the scenes first ask for it
+    for request in found.requests:
+        first.setdefault(request.key, request)
+    wanted = [r for r in first.values() if not r.cached or r.estimated]
+    return collect.Collected(wanted, found.problems)
 
 
 def aligner_here(requests: list[collect.Request]) -> bool:
