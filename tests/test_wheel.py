@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO
 
 PTH = "manim_qwen_mlx_quiet_sox.pth"
+NOT_SOURCE = (".venv", ".parity-venv", ".git", "media", "build", "*.egg-info", "test-artifacts", "tiny-qwen3-tts",
+              "__pycache__", ".*_cache", ".hypothesis")
 SCENE = """
 from manim_voiceover import VoiceoverScene  # its import probes for SoX
 from manim import Square, Create
@@ -24,8 +26,10 @@ class Plain(VoiceoverScene):
 
 @pytest.mark.skipif(shutil.which("sox") is not None, reason="SoX is installed here: there is no warning to silence")
 def test_the_wheel_silences_the_sox_probe_from_python_start(tmp_path: Path) -> None:
+    # Built from a copy: setuptools writes build/ and egg-info into the tree it builds.
+    source = shutil.copytree(REPO, tmp_path / "source", ignore=shutil.ignore_patterns(*NOT_SOURCE))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert built.returncode == 0, built.stdout + built.stderr
