@@ -106,7 +106,7 @@ def precache(
         for request in requests:
             asked.setdefault(_scene(request), set()).add(request.key)
             directories.add(request.cache_dir)
-        _claim(requests)
+        _claim(found.requests)  # every asking scene, also where two ask for one key
         if summary.passes == 1:
             summary.cached = sum(r.cached for r in requests)
             unspeakable = len(found.problems)
