@@ -44,6 +44,7 @@ ON_CHECKPOINT = [
     ("Continuous batching (0.6B)", ["batch.py", "--rows", "16", "--sizes", "1,4,8,16"]),
     ("A video vs the PyTorch reference, batched (0.6B)", ["video_vs_reference.py", "--batch-size", "8"]),
     ("Decoding after the reference's state (0.6B)", ["decode_after_reference.py"]),
+    ("The talker's prefill: mlx forward vs numpy (0.6B)", ["prefill.py"]),
     ("A fresh 8-bit process vs float32 (0.6B)", ["eight_bit.py", "--rounds", "3"]),
 ]
 

@@ -3,9 +3,10 @@
 Each generated frame runs the talker once and the code predictor fifteen times, one token at a time:
 matrix-vector products, bound by how fast the weights stream from memory. mlx's CPU backend hands
 them to BLAS as matrix-matrix products; numpy calls the matrix-vector routine, near the memory bus's
-speed (2.6x faster here: benchmarks/cpu_kernels.py). So on the CPU, after mlx's
-prefill, the steps run in numpy on zero-copy views of the model's own float32 weights: no second
-copy, the same arithmetic in float32. Sampling stays in mlx, so the random stream is the same.
+speed (2.6x faster here: benchmarks/cpu_kernels.py). So on the CPU the steps, and the prompt's prefill
+(one product per projection over all its tokens), run in numpy on zero-copy views of the model's own
+float32 weights: no second copy, the same arithmetic in float32. Sampling stays in mlx, so the random
+stream is the same.
 """
 
 from __future__ import annotations
@@ -80,14 +81,38 @@ class _Stack:
         shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
         return _Store(np.empty(shape, np.float32), np.empty(shape, np.float32))
 
-    def load(self, store: _Store, cache: list[Any]) -> None:
-        """Take over an mlx prefill's key/value caches."""
-        store.length = int(cache[0].offset)
-        if store.length > store.keys.shape[2]:
-            raise ValueError(f"prefill of {store.length} tokens exceeds the store of {store.keys.shape[2]}")
-        for index, layer_cache in enumerate(cache):
-            store.keys[index, :, : store.length] = float32_view(layer_cache.keys[0, :, : store.length])
-            store.values[index, :, : store.length] = float32_view(layer_cache.values[0, :, : store.length])
+    def prefill(self, x: np.ndarray, store: _Store) -> np.ndarray:
+        """The final-norm hidden state [D] after a prompt's tokens [T, D], their keys and values written to
+        an empty ``store``: each projection is one product over all the tokens (OpenBLAS's large-M speed),
+        attention causal within the prompt."""
+        tokens = len(x)
+        if tokens > store.keys.shape[2]:
+            raise ValueError(f"prefill of {tokens} tokens exceeds the store of {store.keys.shape[2]}")
+        freqs = np.arange(tokens, dtype=np.float32)[:, None] * self.inv_freq
+        angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [T, 1, d]
+        cos, sin = np.cos(angles), np.sin(angles)
+        later = np.triu(np.ones((tokens, tokens), dtype=bool), 1)  # a token sees itself and those before
+        group = self.heads // self.kv_heads
+        for index, layer in enumerate(self.layers):
+            h = _rms(x, layer.input_norm, self.eps)
+            q = _rope(_rms(layer.q(h).reshape(tokens, self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
+            k = _rope(_rms(layer.k(h).reshape(tokens, self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
+            v = layer.v(h).reshape(tokens, self.kv_heads, self.head_dim)
+            keys, values = k.transpose(1, 0, 2), v.transpose(1, 0, 2)  # [kv, T, d]
+            store.keys[index, :, :tokens], store.values[index, :, :tokens] = keys, values
+            grouped = q.reshape(tokens, self.kv_heads, group, self.head_dim).transpose(1, 2, 0, 3)  # [kv, g, T, d]
+            scores = grouped @ keys[:, None].transpose(0, 1, 3, 2) * (self.head_dim**-0.5)  # [kv, g, T, T]
+            scores[..., later] = -np.inf
+            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            weights /= weights.sum(axis=-1, keepdims=True)
+            attended = (weights @ values[:, None]).transpose(2, 0, 1, 3).reshape(tokens, -1)  # [T, heads * d]
+            x = x + layer.o(attended)
+            h = _rms(x, layer.post_norm, self.eps)
+            gate = layer.gate(h)
+            x = x + layer.down(gate / (1.0 + np.exp(-gate)) * layer.up(h))
+        store.length = tokens
+        hidden: np.ndarray = _rms(x[-1], self.norm, self.eps)
+        return hidden
 
     def step(self, x: np.ndarray, stores: list[_Store]) -> np.ndarray:
         """The final-norm hidden states [R, D] for one more token of each row [R, D]."""
@@ -141,8 +166,8 @@ class NumpyRow:
 
 
 class NumpySteps:
-    """``FrameSteps`` of the numpy-cpu backend: the prefill in mlx (many tokens: a real matrix product),
-    then every row's single-token steps in numpy on zero-copy views of the model's float32 weights."""
+    """``FrameSteps`` of the numpy-cpu backend: the prefill (one product per projection over the prompt's
+    tokens) and every row's single-token steps in numpy, on zero-copy views of the model's float32 weights."""
 
     def __init__(self, model: MlxAudioTTS) -> None:
         talker = model.talker
@@ -160,14 +185,15 @@ class NumpySteps:
         self.threads = BlasThreads()
 
     def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
-        self.threads.adjust()  # the prefill is BLAS work too (mlx's)
-        cache = self.model.talker.make_cache()
-        logits, hidden = self.model.talker(prompt.embeds, cache=cache)
+        import mlx.core as mx
+
+        self.threads.adjust()
+        embeds = np.asarray(prompt.embeds[0], dtype=np.float32)
         # Sized for the longest generation; pages are only touched as tokens arrive.
-        store = self.talker.store(prompt.embeds.shape[1] + max_frames)
-        self.talker.load(store, cache)
+        store = self.talker.store(len(embeds) + max_frames)
         row = NumpyRow(np.asarray(prompt.trailing[0]), np.asarray(prompt.pad).reshape(-1), store)
-        row.logits, row.hidden = logits[:, -1, :], np.asarray(hidden[0, -1])
+        row.hidden = self.talker.prefill(embeds, store)
+        row.logits = mx.array(self.codec_head(row.hidden[None]))
         return row
 
     def talk(self, rows: list[NumpyRow]) -> Any:
