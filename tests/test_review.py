@@ -107,10 +107,10 @@ def test_embedded_audio_is_the_cached_clip_losslessly_in_half_the_bytes(tmp_path
 
     import soundfile as sf
 
-    from manim_qwen_mlx.cli.review_page import _flac
+    from manim_qwen_mlx.cli.review_page import _flac, _read
 
     wav = REPO / "example_scenes" / "voices" / "espeak.wav"
-    encoded = _flac(wav)
+    encoded = _flac(*_read(wav))
     decoded, rate = sf.read(io.BytesIO(encoded), dtype="int16")
     original, original_rate = sf.read(str(wav), dtype="int16")
     assert rate == original_rate and np.array_equal(decoded, original)

@@ -77,16 +77,17 @@ def clear(directory: Path) -> list[Entry]:
 
     from manim_qwen_mlx.core.defaults import VOICE_STORE_FOLDER
 
-    removed = NarrationCache(directory).remove(ours)
-    shutil.rmtree(NarrationCache(directory).directory / VOICE_STORE_FOLDER, ignore_errors=True)
+    cache = NarrationCache(directory)
+    removed = cache.remove(ours)
+    shutil.rmtree(cache.directory / VOICE_STORE_FOLDER, ignore_errors=True)
     return removed
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pruned:
-    removed: list[Entry] = field(default_factory=list)
-    unrecorded: int = 0  # kept: none of the files uses it, and it does not say which scenes asked for it
-    elsewhere: int = 0  # kept: the files asked for it and no longer use it, other scene files still do
+    removed: list[Entry]
+    unrecorded: int  # kept: none of the files uses it, and it does not say which scenes asked for it
+    elsewhere: int  # kept: the files asked for it and no longer use it, other scene files still do
 
 
 def prune(
@@ -96,7 +97,7 @@ def prune(
     key the files ask for now to the scenes asking. With ``all_unused``, every entry of ours none of them
     uses goes, other files' too. Entries still used record exactly their scenes among ``files``."""
     cache = NarrationCache(directory)
-    report = Pruned()
+    kept = {"unrecorded": 0, "elsewhere": 0}
 
     def change(entry: Entry) -> Entry | None:
         if not ours(entry):
@@ -109,15 +110,12 @@ def prune(
         if all_unused:
             return None
         if old is None:
-            report.unrecorded += 1
+            kept["unrecorded"] += 1
             return entry
         if others:
-            report.elsewhere += len(others) < len(old)  # these files let go of it; others still use it
+            kept["elsewhere"] += len(others) < len(old)  # these files let go of it; others still use it
             return with_owners(entry, others, cache.directory)
         return None
 
-    if dry_run:
-        report.removed = [entry for entry in cache.entries() if change(entry) is None]
-    else:
-        report.removed = cache.update(change)
-    return report
+    removed = [entry for entry in cache.entries() if change(entry) is None] if dry_run else cache.update(change)
+    return Pruned(removed, kept["unrecorded"], kept["elsewhere"])

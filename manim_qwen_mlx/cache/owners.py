@@ -4,6 +4,7 @@ whole keeps its owners); an entry without ``used_by`` was made before owners wer
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +12,10 @@ from pathlib import Path
 
 from manim_qwen_mlx.cache.key import cache_key
 from manim_qwen_mlx.cache.store import Entry, NarrationCache
+from manim_qwen_mlx.core.defaults import LOGGER_NAME
+from manim_qwen_mlx.core.errors import CacheError
+
+log = logging.getLogger(LOGGER_NAME)
 
 USED_BY = "used_by"
 
@@ -41,11 +46,12 @@ def with_owners(entry: Entry, owners: Iterable[Owner], directory: Path) -> Entry
     return {**entry, USED_BY: stored}
 
 
-def claim(cache: NarrationCache, wanted: Mapping[str, Iterable[Owner]]) -> None:
-    """Add owners to the entries (by key) that do not record them yet; writes only when one is new."""
+def claim(cache: NarrationCache, wanted: Mapping[str, Iterable[Owner]]) -> bool:
+    """Add owners to the entries (by key) that do not record them yet; writes only when one is new. False
+    where the cache cannot be written: a record of use, never a reason to fail a render."""
     adding = {key: set(owners) for key, owners in wanted.items() if owners}
     if not adding:
-        return
+        return True
 
     def change(entry: Entry) -> Entry:
         new = adding.get(str(entry.get("key") or cache_key(entry.get("input_data") or {})))
@@ -54,7 +60,12 @@ def claim(cache: NarrationCache, wanted: Mapping[str, Iterable[Owner]]) -> None:
         old = recorded(entry, cache.directory) or set()
         return entry if new <= old else with_owners(entry, old | new, cache.directory)
 
-    cache.update(change)
+    try:
+        cache.update(change)
+    except (CacheError, OSError) as exc:
+        log.debug("Could not record which scenes use entries of %s: %s", cache.directory, exc)
+        return False
+    return True
 
 
 def owns(entry: Entry, owner: Owner, directory: Path) -> bool:

@@ -67,8 +67,9 @@ def _row(number: int, row: Row) -> str:
     if row.entry is None or row.audio is None:
         why = "not synthesized yet: run manim-qwen-mlx precache" if row.entry is None else "audio file missing"
         return f'{head}<div class="failures">{why}</div></section>'
-    samples, rate = _read(row.audio)
-    data = base64.b64encode(_flac(row.audio)).decode("ascii")
+    pcm, rate = _read(row.audio)
+    samples = pcm.mean(axis=1)
+    data = base64.b64encode(_flac(pcm, rate)).decode("ascii")
     scores = _scores(row.checks)
     if row.entry.get("word_boundaries_method") == "estimate":  # no aligner was here: times are a guess
         scores += " · bookmark times estimated (no forced aligner), not aligned"
@@ -98,22 +99,22 @@ def _scores(checks: ChecksRecord | None) -> str:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
+    """The clip's 16-bit samples [N, channels] as the cache wrote them, and its rate."""
     import soundfile as sf
 
-    samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return samples.mean(axis=1), int(rate)
+    pcm, rate = sf.read(str(path), dtype="int16", always_2d=True)
+    return pcm, int(rate)
 
 
-def _flac(path: Path) -> bytes:
-    """The cached audio as FLAC: lossless (the review hears exactly what renders), about half a WAV's
-    size on speech, and played by every current browser, Safari included."""
+def _flac(pcm: np.ndarray, rate: int) -> bytes:
+    """16-bit samples as FLAC: lossless (the review hears exactly what renders), about half a WAV's size
+    on speech, and played by every current browser, Safari included."""
     import io
 
     import soundfile as sf
 
-    samples, rate = sf.read(str(path), dtype="int16", always_2d=True)
     encoded = io.BytesIO()
-    sf.write(encoded, samples, rate, format="FLAC", subtype="PCM_16")
+    sf.write(encoded, pcm, rate, format="FLAC", subtype="PCM_16")
     return encoded.getvalue()
 
 

@@ -19,7 +19,7 @@ from manim_qwen_mlx.cache.owners import Owner, claim, owns, recorded, with_owner
 from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import timing
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
-from manim_qwen_mlx.core.errors import CacheError, ModelLoadError, ModelNotAvailableError, QwenMLXError
+from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
@@ -144,11 +144,8 @@ def _owned(cache: NarrationCache, entry: Entry, owner: Owner | None) -> Entry:
     """``entry``, recording ``owner`` among the scenes that use it (one write the first time only)."""
     if owner is None or owns(entry, owner, cache.directory):
         return entry
-    try:
-        claim(cache, {cache_key(entry["input_data"]): [owner]})
-    except (CacheError, OSError) as exc:  # a read-only cache still renders; prune then keeps the entry
-        log.debug("Could not record %s as a user of %r: %s", owner, entry.get("input_text"), exc)
-        return entry
+    if not claim(cache, {cache_key(entry["input_data"]): [owner]}):
+        return entry  # a read-only cache still renders; prune then keeps the entry
     return with_owners(entry, (recorded(entry, cache.directory) or set()) | {owner}, cache.directory)
 
 

@@ -16,13 +16,7 @@ from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.companions import aligner
 from manim_qwen_mlx.core import options
 from manim_qwen_mlx.core.defaults import DEFAULT_BATCH_SIZE, LOGGER_NAME
-from manim_qwen_mlx.core.errors import (
-    CacheError,
-    InvalidTextError,
-    ModelLoadError,
-    ModelNotAvailableError,
-    QwenMLXError,
-)
+from manim_qwen_mlx.core.errors import InvalidTextError, ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import ChecksRecord
 from manim_qwen_mlx.voiceover import collect, narration
@@ -152,10 +146,8 @@ def _claim(requests: list[collect.Request]) -> None:
         if request.cached and request.narration.owner is not None:
             by_cache.setdefault(request.cache_dir, {}).setdefault(request.key, []).append(request.narration.owner)
     for directory, wanted in by_cache.items():
-        try:
-            owners.claim(NarrationCache(directory), wanted)
-        except (OSError, CacheError) as exc:  # a read-only cache still pre-caches what it can
-            log.warning("Could not record which scenes use the cache in %s: %s", directory, exc)
+        if not owners.claim(NarrationCache(directory), wanted):  # a read-only cache still pre-caches
+            log.warning("Could not record which scenes use the cache in %s (not writable).", directory)
 
 
 def _drop_superseded(keys: set[str], directories: set[Path]) -> int:
