@@ -102,3 +102,34 @@ def test_numpy_reads_the_loaded_weights_in_place(tiny_model: Path) -> None:
     loaded = model.talker.model.layers[0].self_attn.q_proj.weight
     assert np.shares_memory(frames.talker.layers[0].q.weight, np.asarray(loaded))  # a view, no second copy
     assert np.shares_memory(frames.heads[3].weight, np.asarray(model.talker.code_predictor.lm_head[3].weight))
+
+
+@pytest.mark.parametrize("position", [0, 1, 4])
+def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, position: int) -> None:
+    """Bit for bit, not only the codes: the steps' products and attention never mix rows' arithmetic."""
+    model = loader.load(deep)
+    voice = Voice.from_options(EXAMPLE_VOICE)
+    assert voice.ref_audio is not None
+    spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    texts = ["A circle grows slowly on the screen.", "Then a square.", "And at last a triangle, drawn edge by edge.",
+             "Two more rows,", "so that BLAS would run a matrix product."]
+    built = [prompt.build(model, text, spoken, "auto", False) for text in texts]
+    steps = NumpySteps(model.module)
+
+    def trace(prompts: list[Any], watched: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        rows = [steps.start(each, 8) for each in prompts]
+        seen = []
+        for _ in range(8):
+            logits = steps.talk(rows)
+            first = [int(code) for code in np.array(_greedy(logits))]
+            codes = steps.frame(rows, first, [_greedy] * len(rows))
+            seen.append((np.array(logits[watched]), rows[watched].hidden.copy(), codes[watched]))
+        return seen
+
+    others = built[1:]
+    together = trace([*others[:position], built[0], *others[position:]], position)
+    for (logits, hidden, codes), (alone_logits, alone_hidden, alone_codes) in zip(together, trace(built[:1], 0),
+                                                                                strict=True):
+        np.testing.assert_array_equal(logits, alone_logits)
+        np.testing.assert_array_equal(hidden, alone_hidden)
+        np.testing.assert_array_equal(codes, alone_codes)

@@ -11,6 +11,7 @@ stream is the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,26 @@ from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu.threads import BlasThreads
 from manim_qwen_mlx.backends.tree import float32_view
 
-MATRIX_ROWS = 4  # fewer rows run as matrix-vector products: OpenBLAS's 2- and 3-row products are slower
+MATRIX_ROWS = 4  # without numba, fewer rows run as matrix-vector products (OpenBLAS's 2-row product is slower)
+
+
+def _blas_rows(weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if len(rows) < MATRIX_ROWS:
+        return np.stack([weight @ row for row in rows])
+    product: np.ndarray = (weight @ rows.T).T  # W @ X^T: faster than X @ W^T in OpenBLAS, the same values
+    return product
+
+
+def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callable[[int], None] | None]:
+    """The steps' product and what sets its threads: numba's kernel where numba imports, else BLAS."""
+    try:
+        from manim_qwen_mlx.backends.numpy_cpu import rows_kernel
+    except ImportError:  # numba is a Linux dependency: elsewhere BLAS runs the steps' products
+        return _blas_rows, None
+    return rows_kernel.rows_times, rows_kernel.set_threads
+
+
+rows_times, kernel_threads = _products()
 
 
 @dataclass(frozen=True)
@@ -29,13 +49,15 @@ class _Linear:
     bias: np.ndarray | None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Rows [R, in] -> [R, out]. Below ``MATRIX_ROWS`` rows, one matrix-vector product a row (the weights
-        stream at the bus's speed, and each row rounds as it does alone); from there one matrix product,
-        which reads the weights once for all rows (benchmarks/batch.py)."""
-        if len(x) < MATRIX_ROWS:
-            y: np.ndarray = np.stack([self.weight @ row for row in x])
-        else:
-            y = (self.weight @ x.T).T  # W @ X^T: faster than X @ W^T in OpenBLAS, the same values
+        """A step's rows [R, in] -> [R, out]: the weights stream once for all rows, and each row's values
+        are the same whatever R (``rows_kernel``)."""
+        return self._biased(rows_times(self.weight, np.ascontiguousarray(x, np.float32)))
+
+    def tokens(self, x: np.ndarray) -> np.ndarray:
+        """A prompt's tokens [T, in] -> [T, out]: one BLAS product (its large-M speed)."""
+        return self._biased((self.weight @ x.T).T)
+
+    def _biased(self, y: np.ndarray) -> np.ndarray:
         return y if self.bias is None else y + self.bias
 
 
@@ -56,7 +78,9 @@ class _Layer:
 
 @dataclass
 class _Store:
-    """One row's key/value store for one stack: [layers, kv heads, capacity, head dim]."""
+    """The key/value store of rows at one position, for one stack: [layers, rows, kv heads, capacity, head
+    dim]. A talker row has its own (rows join at any length); a frame's code predictor has one for all
+    its rows (every frame starts afresh, so all are at the same position)."""
 
     keys: np.ndarray
     values: np.ndarray
@@ -64,8 +88,8 @@ class _Store:
 
 
 class _Stack:
-    """A decoder stack run one token at a time for several rows, each with its own store and position:
-    the projections are one product over the rows, attention runs per row over its own keys."""
+    """A decoder stack run one token at a time for several rows, each with its store and position: the
+    projections are one product over the rows, attention runs per store over its rows' own keys."""
 
     def __init__(self, stack: Any, config: Any) -> None:
         self.layers = [_layer(layer) for layer in stack.layers]
@@ -76,9 +100,9 @@ class _Stack:
         # mlx-audio's own (private) frequencies: recomputed in numpy, pow could differ by an ulp from the prefill's.
         self.inv_freq = float32_view(stack.rotary_emb._inv_freq).astype(np.float32)
 
-    def store(self, capacity: int) -> _Store:
+    def store(self, capacity: int, rows: int = 1) -> _Store:
         """An empty store; its pages are only touched as tokens arrive."""
-        shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
+        shape = (len(self.layers), rows, self.kv_heads, capacity, self.head_dim)
         return _Store(np.empty(shape, np.float32), np.empty(shape, np.float32))
 
     def prefill(self, x: np.ndarray, store: _Store) -> np.ndarray:
@@ -86,8 +110,8 @@ class _Stack:
         an empty ``store``: each projection is one product over all the tokens (OpenBLAS's large-M speed),
         attention causal within the prompt."""
         tokens = len(x)
-        if tokens > store.keys.shape[2]:
-            raise ValueError(f"prefill of {tokens} tokens exceeds the store of {store.keys.shape[2]}")
+        if tokens > store.keys.shape[3]:
+            raise ValueError(f"prefill of {tokens} tokens exceeds the store of {store.keys.shape[3]}")
         freqs = np.arange(tokens, dtype=np.float32)[:, None] * self.inv_freq
         angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [T, 1, d]
         cos, sin = np.cos(angles), np.sin(angles)
@@ -95,31 +119,34 @@ class _Stack:
         group = self.heads // self.kv_heads
         for index, layer in enumerate(self.layers):
             h = _rms(x, layer.input_norm, self.eps)
-            q = _rope(_rms(layer.q(h).reshape(tokens, self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
-            k = _rope(_rms(layer.k(h).reshape(tokens, self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
-            v = layer.v(h).reshape(tokens, self.kv_heads, self.head_dim)
+            q = layer.q.tokens(h).reshape(tokens, self.heads, self.head_dim)
+            k = layer.k.tokens(h).reshape(tokens, self.kv_heads, self.head_dim)
+            q, k = _rope(_rms(q, layer.q_norm, self.eps), cos, sin), _rope(_rms(k, layer.k_norm, self.eps), cos, sin)
+            v = layer.v.tokens(h).reshape(tokens, self.kv_heads, self.head_dim)
             keys, values = k.transpose(1, 0, 2), v.transpose(1, 0, 2)  # [kv, T, d]
-            store.keys[index, :, :tokens], store.values[index, :, :tokens] = keys, values
+            store.keys[index, 0, :, :tokens], store.values[index, 0, :, :tokens] = keys, values
             grouped = q.reshape(tokens, self.kv_heads, group, self.head_dim).transpose(1, 2, 0, 3)  # [kv, g, T, d]
             scores = grouped @ keys[:, None].transpose(0, 1, 3, 2) * (self.head_dim**-0.5)  # [kv, g, T, T]
             scores[..., later] = -np.inf
             weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
             weights /= weights.sum(axis=-1, keepdims=True)
             attended = (weights @ values[:, None]).transpose(2, 0, 1, 3).reshape(tokens, -1)  # [T, heads * d]
-            x = x + layer.o(attended)
+            x = x + layer.o.tokens(attended)
             h = _rms(x, layer.post_norm, self.eps)
-            gate = layer.gate(h)
-            x = x + layer.down(gate / (1.0 + np.exp(-gate)) * layer.up(h))
+            gate = layer.gate.tokens(h)
+            x = x + layer.down.tokens(gate / (1.0 + np.exp(-gate)) * layer.up.tokens(h))
         store.length = tokens
         hidden: np.ndarray = _rms(x[-1], self.norm, self.eps)
         return hidden
 
     def step(self, x: np.ndarray, stores: list[_Store]) -> np.ndarray:
-        """The final-norm hidden states [R, D] for one more token of each row [R, D]."""
+        """The final-norm hidden states [R, D] for one more token of each row [R, D], the rows in the order
+        of the ``stores`` that hold them."""
         for store in stores:
-            if store.length >= store.keys.shape[2]:
-                raise ValueError(f"more than {store.keys.shape[2]} tokens for a store made for that many")
-        freqs = np.array([store.length for store in stores], np.float32)[:, None] * self.inv_freq
+            if store.length >= store.keys.shape[3]:
+                raise ValueError(f"more than {store.keys.shape[3]} tokens for a store made for that many")
+        lengths = np.concatenate([np.full(store.keys.shape[1], store.length, np.float32) for store in stores])
+        freqs = lengths[:, None] * self.inv_freq
         angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [R, 1, d]: every head alike
         cos, sin = np.cos(angles), np.sin(angles)
         for index, layer in enumerate(self.layers):
@@ -139,16 +166,18 @@ class _Stack:
         k = _rope(_rms(layer.k(h).reshape(rows, self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
         v = layer.v(h).reshape(rows, self.kv_heads, self.head_dim)
         out = np.empty((rows, self.heads * self.head_dim), np.float32)
-        for row, store in enumerate(stores):
-            end = store.length + 1
-            store.keys[index, :, store.length] = k[row]
-            store.values[index, :, store.length] = v[row]
-            keys, values = store.keys[index, :, :end], store.values[index, :, :end]  # [kv, T, d]
-            grouped = q[row].reshape(self.kv_heads, self.heads // self.kv_heads, self.head_dim)
-            scores = grouped @ keys.transpose(0, 2, 1) * (self.head_dim**-0.5)  # [kv, group, T]
+        first = 0
+        for store in stores:
+            count, at = store.keys.shape[1], store.length
+            last = first + count
+            store.keys[index, :, :, at], store.values[index, :, :, at] = k[first:last], v[first:last]
+            keys, values = store.keys[index, :, :, : at + 1], store.values[index, :, :, : at + 1]  # [n, kv, T, d]
+            grouped = q[first:last].reshape(count, self.kv_heads, self.heads // self.kv_heads, self.head_dim)
+            scores = grouped @ keys.transpose(0, 1, 3, 2) * (self.head_dim**-0.5)  # [n, kv, group, T]
             weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
             weights /= weights.sum(axis=-1, keepdims=True)
-            out[row] = (weights @ values).reshape(-1)
+            out[first:last] = (weights @ values).reshape(count, -1)
+            first = last
         return layer.o(out)
 
 
@@ -182,7 +211,7 @@ class NumpySteps:
         self.groups = model.config.talker_config.num_code_groups
         self.heads = [_linear(head) for head in predictor.lm_head]
         self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
-        self.threads = BlasThreads()
+        self.threads = BlasThreads(kernel_threads)
 
     def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
         import mlx.core as mx
@@ -215,7 +244,7 @@ class NumpySteps:
         import mlx.core as mx
 
         codes = [[code] for code in first]
-        stores = [self.predictor.store(self.groups) for _ in rows]  # each frame starts afresh
+        stores = [self.predictor.store(self.groups, len(rows))]  # each frame starts afresh
         self._predict(np.stack([row.hidden for row in rows]), stores)
         embed = self.codec_embedding[first]
         for group, head in enumerate(self.heads):

@@ -4,8 +4,8 @@ Every product of a step splits its work over the BLAS threads, which then wait f
 another process keeps a core busy, the thread sharing that core finishes last every time: with one of
 two cores busy, two threads run a third as fast as when idle, while one thread runs as fast as idle one
 (benchmarks/batch.py, docs/performance.md). So while the steps run, every couple of seconds the CPU time
-the rest of the machine used is read from /proc/stat, and the BLAS libraries get one thread per core
-that is free of it. Linux only; elsewhere (and with ``MANIM_QWEN_MLX_BLAS_THREADS`` set) nothing changes.
+the rest of the machine used is read from /proc/stat, and the BLAS libraries (and the steps' kernel) get one thread per
+core that is free of it. Linux only; elsewhere (and with ``MANIM_QWEN_MLX_BLAS_THREADS`` set) nothing changes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from manim_qwen_mlx.core.defaults import BLAS_THREADS_ENV, LOGGER_NAME
@@ -42,12 +43,15 @@ def free_cores(others: float, cores: int) -> int:
 class BlasThreads:
     """Call ``adjust()`` once a step; it sets the BLAS thread count from the last window's load."""
 
-    def __init__(self) -> None:
+    def __init__(self, also: Callable[[int], None] | None = None) -> None:
+        self.also = also  # another pool that splits the steps' products (``rows_kernel``)
         self.cores = os.cpu_count() or 1
         fixed = os.environ.get(BLAS_THREADS_ENV, "").strip()
         self.enabled = STAT.exists() and self.cores > 1 and not fixed
         self.threads = self.cores if _applied is None else _applied
         self._mark: tuple[float, float, float] | None = None
+        if also is not None and _applied is not None:
+            also(_applied)  # a new pool starts where the last run left the count
         if fixed:
             if fixed.isdigit() and int(fixed) > 0:
                 self._set(int(fixed))
@@ -81,6 +85,8 @@ class BlasThreads:
         global _applied
         self.threads = _applied = threads
         threadpool_limits(limits=threads, user_api="blas")  # process-wide until set again
+        if self.also is not None:
+            self.also(threads)
 
 
 def _own_seconds() -> float:
