@@ -133,3 +133,43 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
         np.testing.assert_array_equal(logits, alone_logits)
         np.testing.assert_array_equal(hidden, alone_hidden)
         np.testing.assert_array_equal(codes, alone_codes)
+
+
+def _voices_of(model: Any, kind: str) -> prompt.VoicePrompt:
+    if kind == "clone":
+        voice = Voice.from_options(EXAMPLE_VOICE)
+        assert voice.ref_audio is not None
+        return sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    return prompt.VoicePrompt(speaker="ryan", instruct="Speak slowly.")
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["non-streaming", "streaming"])
+@pytest.mark.parametrize("kind", ["clone", "preset"])
+def test_the_voiced_start_is_exactly_what_sentences_in_a_voice_share(
+    kind: str, streaming: bool, tiny_model: Path, tiny_custom_voice: Path
+) -> None:
+    model = loader.load(tiny_model if kind == "clone" else tiny_custom_voice)
+    voice = _voices_of(model, kind)
+    one, other = (prompt.build(model, text, voice, "english", streaming) for text in ("Circles grow.", "Why not?"))
+    assert one.voiced == other.voiced > 3  # past the role tokens
+    first, second = np.array(one.embeds[0]), np.array(other.embeds[0])
+    np.testing.assert_array_equal(first[: one.voiced], second[: one.voiced])
+    assert not np.array_equal(first[one.voiced], second[one.voiced])  # the sentence starts right there
+
+
+def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path) -> None:
+    model = loader.load(tiny_model)
+    voice = _voices_of(model, "clone")
+    built = [prompt.build(model, text, voice, "auto", False) for text in ("Circles grow.", "Then squares.")]
+    steps = NumpySteps(model.module)
+    calls: list[int] = []
+    whole = steps.talker.prefill
+    steps.talker.prefill = lambda x, store: calls.append(len(x)) or whole(x, store)  # type: ignore[method-assign]
+    rows = [steps.start(each, 4) for each in built]
+    assert calls[0] == built[0].voiced and calls[1:] == [len(built[0].embeds[0]) - built[0].voiced,
+                                                         len(built[1].embeds[0]) - built[1].voiced]
+    assert len(steps._shared) == 1
+    # The split prefill is the whole prompt's, up to rounding; and a fresh process gives the same bits.
+    unsplit = NumpySteps(model.module).start(replace(built[1], voiced=0), 4)
+    np.testing.assert_allclose(rows[1].hidden, unsplit.hidden, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(rows[1].hidden, NumpySteps(model.module).start(built[1], 4).hidden)

@@ -23,6 +23,7 @@ class Prompt:
     embeds: Any  # [1, L, D] the prefill (mlx)
     trailing: Any  # [1, N, D] text for the generated frames, one per frame
     pad: Any  # [1, 1, D] text-pad, once the trailing text is used up
+    voiced: int = 0  # how many first embeds depend on the voice and language alone (shared by their sentences)
 
 
 class FrameSteps(Protocol):

@@ -98,7 +98,12 @@ class LoadedTTS:
         return self.module.talker.code_predictor.codec_embedding[group](ids)
 
     def steps(self) -> FrameSteps:
-        """The backend's single-token steps for rows of this model."""
+        """The backend's single-token steps for rows of this model (one for the model's life: what they
+        keep, such as a voice's prefilled start, serves every later synthesis)."""
+        return self._steps
+
+    @cached_property
+    def _steps(self) -> FrameSteps:
         return self.backend.steps(self.module)
 
     def reference_codes(self, samples: Any, cache_dir: Path | None = None) -> Any:

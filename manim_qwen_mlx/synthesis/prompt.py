@@ -63,23 +63,25 @@ def build(model: LoadedTTS, text: str, voice: VoicePrompt, language: str, stream
         instruct = model.encode_text(f"<|im_start|>user\n{voice.instruct}<|im_end|>\n")
         parts.insert(0, text_embed(mx.array([instruct])))
     spoken = ids[:, 3:-5]
+    voiced = sum(part.shape[1] for part in parts)  # role, instruct and codec prefix: the sentence comes after
     if voice.ref_codes is not None:
-        icl, trailing = _clone_part(model, voice, spoken, eos, pad, streaming, codec_ids)
-        return Prompt(mx.concatenate([*parts, icl], axis=1), trailing, pad)
+        icl, trailing, ref_tokens = _clone_part(model, voice, spoken, eos, pad, streaming, codec_ids)
+        return Prompt(mx.concatenate([*parts, icl], axis=1), trailing, pad, voiced + ref_tokens)
     if streaming:
         first = text_embed(spoken[:, :1]) + prefix_codec[:, -1:]
         trailing = mx.concatenate([text_embed(spoken[:, 1:]), eos], axis=1)
-        return Prompt(mx.concatenate([*parts, first], axis=1), trailing, pad)
+        return Prompt(mx.concatenate([*parts, first], axis=1), trailing, pad, voiced)
     all_text = mx.concatenate([text_embed(spoken), eos], axis=1)
     over_pad = all_text + codec_ids([config.codec_pad_id] * all_text.shape[1])
     start = pad + codec_ids([config.codec_bos_id])
-    return Prompt(mx.concatenate([*parts, over_pad, start], axis=1), pad, pad)
+    return Prompt(mx.concatenate([*parts, over_pad, start], axis=1), pad, pad, voiced)
 
 
 def _clone_part(
     model: LoadedTTS, voice: VoicePrompt, spoken: Any, eos: Any, pad: Any, streaming: bool, codec_ids: Any
-) -> tuple[Any, Any]:
-    """The in-context part of a clone: reference transcript + text, and codec-bos + reference codes."""
+) -> tuple[Any, Any, int]:
+    """The in-context part of a clone: reference transcript + text, and codec-bos + reference codes; and
+    how many of its first tokens the reference alone makes (the transcript's, in either layout)."""
     import mlx.core as mx
 
     config = model.config
@@ -90,13 +92,14 @@ def _clone_part(
     for group in range(config.num_code_groups - 1):
         frames = frames + model.codebook_embed(group, codes[:, group + 1, :])
     codec = mx.concatenate([codec_ids([config.codec_bos_id]), frames], axis=1)
+    ref_tokens = ref_ids.shape[1]
     if not streaming:
         over_pad = text + codec_ids([config.codec_pad_id] * text.shape[1])
-        return mx.concatenate([over_pad, codec + pad], axis=1), pad
+        return mx.concatenate([over_pad, codec + pad], axis=1), pad, ref_tokens
     if text.shape[1] > codec.shape[1]:
-        return text[:, : codec.shape[1]] + codec, text[:, codec.shape[1] :]
+        return text[:, : codec.shape[1]] + codec, text[:, codec.shape[1] :], min(ref_tokens, codec.shape[1])
     padded = mx.concatenate([text, mx.repeat(pad, codec.shape[1] - text.shape[1], axis=1)], axis=1)
-    return padded + codec, pad
+    return padded + codec, pad, ref_tokens
 
 
 def _language_id(config: TTSConfig, language: str) -> int | None:

@@ -11,6 +11,7 @@ stream is the same.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu.threads import BlasThreads
 from manim_qwen_mlx.backends.tree import float32_view
 
+VOICES_KEPT = 4  # voices whose shared prompt start stays prefilled (a few MB each)
 MATRIX_ROWS = 4  # without numba, fewer rows run as matrix-vector products (OpenBLAS's 2-row product is slower)
 
 
@@ -106,16 +108,18 @@ class _Stack:
         return _Store(np.empty(shape, np.float32), np.empty(shape, np.float32))
 
     def prefill(self, x: np.ndarray, store: _Store) -> np.ndarray:
-        """The final-norm hidden state [D] after a prompt's tokens [T, D], their keys and values written to
-        an empty ``store``: each projection is one product over all the tokens (OpenBLAS's large-M speed),
-        attention causal within the prompt."""
-        tokens = len(x)
-        if tokens > store.keys.shape[3]:
-            raise ValueError(f"prefill of {tokens} tokens exceeds the store of {store.keys.shape[3]}")
-        freqs = np.arange(tokens, dtype=np.float32)[:, None] * self.inv_freq
+        """The final-norm hidden state [D] after tokens [T, D] that follow those already in ``store`` (a
+        prompt, or what follows its voice's shared start), their keys and values written after them. Each
+        projection is one product over all the tokens (OpenBLAS's large-M speed); each token attends to
+        those before it."""
+        start, tokens = store.length, len(x)
+        end = start + tokens
+        if end > store.keys.shape[3]:
+            raise ValueError(f"prefill of {end} tokens exceeds the store of {store.keys.shape[3]}")
+        freqs = np.arange(start, end, dtype=np.float32)[:, None] * self.inv_freq
         angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [T, 1, d]
         cos, sin = np.cos(angles), np.sin(angles)
-        later = np.triu(np.ones((tokens, tokens), dtype=bool), 1)  # a token sees itself and those before
+        later = np.triu(np.full((tokens, end), -np.inf, np.float32), start + 1)  # token i sees start + i and before
         group = self.heads // self.kv_heads
         for index, layer in enumerate(self.layers):
             h = _rms(x, layer.input_norm, self.eps)
@@ -123,19 +127,24 @@ class _Stack:
             k = layer.k.tokens(h).reshape(tokens, self.kv_heads, self.head_dim)
             q, k = _rope(_rms(q, layer.q_norm, self.eps), cos, sin), _rope(_rms(k, layer.k_norm, self.eps), cos, sin)
             v = layer.v.tokens(h).reshape(tokens, self.kv_heads, self.head_dim)
-            keys, values = k.transpose(1, 0, 2), v.transpose(1, 0, 2)  # [kv, T, d]
-            store.keys[index, 0, :, :tokens], store.values[index, 0, :, :tokens] = keys, values
-            grouped = q.reshape(tokens, self.kv_heads, group, self.head_dim).transpose(1, 2, 0, 3)  # [kv, g, T, d]
-            scores = grouped @ keys[:, None].transpose(0, 1, 3, 2) * (self.head_dim**-0.5)  # [kv, g, T, T]
-            scores[..., later] = -np.inf
-            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            store.keys[index, 0, :, start:end] = k.transpose(1, 0, 2)
+            store.values[index, 0, :, start:end] = v.transpose(1, 0, 2)
+            keys, values = store.keys[index, 0, :, :end], store.values[index, 0, :, :end]  # [kv, end, d]
+            # A kv head's queries as one matrix [group * T, d]: plain batched products, no broadcasting.
+            grouped = q.reshape(tokens, self.kv_heads, group, self.head_dim).transpose(1, 2, 0, 3)
+            scores = (grouped.reshape(self.kv_heads, -1, self.head_dim) @ keys.transpose(0, 2, 1)).reshape(
+                self.kv_heads, group, tokens, end)
+            scores *= self.head_dim**-0.5
+            scores += later
+            scores -= scores.max(axis=-1, keepdims=True)
+            weights = np.exp(scores, out=scores)
             weights /= weights.sum(axis=-1, keepdims=True)
-            attended = (weights @ values[:, None]).transpose(2, 0, 1, 3).reshape(tokens, -1)  # [T, heads * d]
-            x = x + layer.o.tokens(attended)
+            attended = (weights.reshape(self.kv_heads, -1, end) @ values).reshape(self.kv_heads, group, tokens, -1)
+            x = x + layer.o.tokens(attended.transpose(2, 0, 1, 3).reshape(tokens, -1))  # [T, heads * d]
             h = _rms(x, layer.post_norm, self.eps)
             gate = layer.gate.tokens(h)
             x = x + layer.down.tokens(gate / (1.0 + np.exp(-gate)) * layer.up.tokens(h))
-        store.length = tokens
+        store.length = end
         hidden: np.ndarray = _rms(x[-1], self.norm, self.eps)
         return hidden
 
@@ -212,6 +221,7 @@ class NumpySteps:
         self.heads = [_linear(head) for head in predictor.lm_head]
         self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
         self.threads = BlasThreads(kernel_threads)
+        self._shared: dict[bytes, _Store] = {}
 
     def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
         import mlx.core as mx
@@ -220,8 +230,13 @@ class NumpySteps:
         embeds = np.asarray(prompt.embeds[0], dtype=np.float32)
         # Sized for the longest generation; pages are only touched as tokens arrive.
         store = self.talker.store(len(embeds) + max_frames)
+        voiced = prompt.voiced if 0 < prompt.voiced < len(embeds) else 0
+        if voiced:  # always split there, shared or not, so a row's values never depend on what ran before
+            shared = self._voiced(embeds[:voiced])
+            store.keys[:, :, :, :voiced], store.values[:, :, :, :voiced] = shared.keys, shared.values
+            store.length = voiced
         row = NumpyRow(np.asarray(prompt.trailing[0]), np.asarray(prompt.pad).reshape(-1), store)
-        row.hidden = self.talker.prefill(embeds, store)
+        row.hidden = self.talker.prefill(embeds[voiced:], store)
         row.logits = mx.array(self.codec_head(row.hidden[None]))
         return row
 
@@ -260,6 +275,19 @@ class NumpySteps:
             text = row.trailing[row.step] if row.step < len(row.trailing) else row.pad
             row.inputs, row.step = text + total[index], row.step + 1
         return np.array(codes, dtype=np.int32)
+
+    def _voiced(self, embeds: np.ndarray) -> _Store:
+        """The talker's store after a voice's shared start (role, codec prefix, reference transcript),
+        prefilled once for every sentence in that voice: the few most recent are kept, by their inputs."""
+        key = hashlib.blake2b(embeds.tobytes(), digest_size=16).digest()
+        shared = self._shared.pop(key, None)
+        if shared is None:
+            shared = self.talker.store(len(embeds))
+            self.talker.prefill(embeds, shared)
+        self._shared[key] = shared  # the most recently used last
+        while len(self._shared) > VOICES_KEPT:
+            del self._shared[next(iter(self._shared))]
+        return shared
 
     def _predict(self, x: np.ndarray, stores: list[_Store]) -> np.ndarray:
         return self.predictor.step(x if self.projection is None else self.projection(x), stores)
