@@ -150,7 +150,8 @@ def test_the_voiced_start_is_exactly_what_sentences_in_a_voice_share(
 ) -> None:
     model = loader.load(tiny_model if kind == "clone" else tiny_custom_voice)
     voice = _voices_of(model, kind)
-    one, other = (prompt.build(model, text, voice, "english", streaming) for text in ("Circles grow.", "Why not?"))
+    texts = ("Circles grow.", "Why not draw a much longer sentence, one with many more words in it?")
+    one, other = (prompt.build(model, text, voice, "english", streaming) for text in texts)
     assert one.voiced == other.voiced > 3  # past the role tokens
     first, second = np.array(one.embeds[0]), np.array(other.embeds[0])
     np.testing.assert_array_equal(first[: one.voiced], second[: one.voiced])
@@ -160,7 +161,8 @@ def test_the_voiced_start_is_exactly_what_sentences_in_a_voice_share(
 def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path) -> None:
     model = loader.load(tiny_model)
     voice = _voices_of(model, "clone")
-    built = [prompt.build(model, text, voice, "auto", False) for text in ("Circles grow.", "Then squares.")]
+    texts = ("Circles grow.", "Then squares appear, one after another, all over the screen.")
+    built = [prompt.build(model, text, voice, "auto", False) for text in texts]
     steps = NumpySteps(model.module)
     calls: list[int] = []
     whole = steps.talker.prefill

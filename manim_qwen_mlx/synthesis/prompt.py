@@ -86,7 +86,8 @@ def _clone_part(
 
     config = model.config
     ref_ids = mx.array([model.encode_text(f"<|im_start|>assistant\n{voice.ref_text}<|im_end|>\n")])[:, 3:-2]
-    text = mx.concatenate([model.text_embed(mx.concatenate([ref_ids, spoken], axis=1)), eos], axis=1)
+    # Embedded apart: a product's rows round by its row count, and the transcript's must not depend on the text.
+    text = mx.concatenate([model.text_embed(ref_ids), model.text_embed(spoken), eos], axis=1)
     codes = voice.ref_codes
     frames = model.codec_embed(codes[:, 0, :])
     for group in range(config.num_code_groups - 1):
