@@ -1,9 +1,10 @@
 """Continuous batching: rows x frames per second of the decoding loop (talker + code predictor, prefill
 included, the speech decoder not) at batch sizes 1, 2, 4 and 8, each size in a fresh process (peak RSS),
 idle and with one core kept busy by another process; and whether every row's codes equal those of the
-first size given (batch 1 by default).
+first size given (batch 1 by default). With ``--runs N`` the sizes run N rounds, alternating, and the
+seconds are the median (the range beside it).
 
-    .venv/bin/python benchmarks/batch.py [FOLDER] [--rows 8] [--frames 24] [--sizes 1,2,4,8] [--no-busy]
+    .venv/bin/python benchmarks/batch.py [FOLDER] [--rows 8] [--frames 24] [--sizes 1,2,4,8] [--no-busy] [--runs 1]
 
 FOLDER: a checkpoint (benchmarks/vs_reference.py --checkpoint FOLDER builds the 0.6B-Base dimensions);
 without it the tiny test checkpoint, whose figures measure Python, not arithmetic. Rows are sampled
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--sizes", default="1,2,4,8")
     parser.add_argument("--no-busy", action="store_true", help="skip the runs with one core kept busy")
+    parser.add_argument("--runs", type=int, default=1, help="rounds over the sizes; seconds are their median")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -114,21 +116,27 @@ def main() -> None:
               f"| codes equal to batch {first} |")
         print("|---:|---|---:|---:|---:|---:|---|")
         for busy in ([False] if args.no_busy else [False, True]):
+            runs: dict[int, list[dict[str, float]]] = {batch: [] for batch in sizes}
+            for _ in range(args.runs):  # the sizes alternate, so the VM's swings reach every size alike
+                for batch in sizes:
+                    codes_out = str(Path(tmp) / f"codes-{batch}-{busy}.npy")
+                    runs[batch].append(measure(str(folder), args.rows, args.frames, batch, codes_out, busy))
             base = None
             first_codes = None
             for batch in sizes:
-                codes_out = str(Path(tmp) / f"codes-{batch}-{busy}.npy")
-                row = measure(str(folder), args.rows, args.frames, batch, codes_out, busy)
-                rate = row["frames"] / row["seconds"]
+                seconds = sorted(run["seconds"] for run in runs[batch])
+                middle = seconds[len(seconds) // 2]
+                rate = runs[batch][0]["frames"] / middle
                 base = base or rate
-                codes = np.load(codes_out)
+                codes = np.load(str(Path(tmp) / f"codes-{batch}-{busy}.npy"))
                 first_codes = codes if first_codes is None else first_codes
                 same = [bool(np.array_equal(a, b)) for a, b in zip(codes, first_codes, strict=True)]
                 differing = int(sum((a != b).any(axis=-1).sum() for a, b in zip(codes, first_codes, strict=True)))
                 load = "one core busy" if busy else "idle"
-                print(f"| {batch} | {load} | {row['seconds']:.2f} | {rate:.2f} | {rate / base:.2f}x | "
-                      f"{row['peak_mb'] / 1024:.2f} GB | {sum(same)}/{len(same)} rows ({differing} frames differ) |")
-
+                spread = f" ({seconds[0]:.1f}-{seconds[-1]:.1f})" if len(seconds) > 1 else ""
+                peak = max(run["peak_mb"] for run in runs[batch])
+                print(f"| {batch} | {load} | {middle:.2f}{spread} | {rate:.2f} | {rate / base:.2f}x | "
+                      f"{peak / 1024:.2f} GB | {sum(same)}/{len(same)} rows ({differing} frames differ) |")
 
 if __name__ == "__main__":
     main()
