@@ -175,3 +175,31 @@ def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path)
     unsplit = NumpySteps(model.module).start(replace(built[1], voiced=0), 4)
     np.testing.assert_allclose(rows[1].hidden, unsplit.hidden, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(rows[1].hidden, NumpySteps(model.module).start(built[1], 4).hidden)
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "deep"])
+def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
+    which: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from manim_qwen_mlx.backends import mlx_backend
+
+    model = loader.load(request.getfixturevalue(which))
+    built = [_prompt(model), _prompt(model, streaming=True)]
+
+    def run(compiled: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        monkeypatch.setattr(mlx_backend, "COMPILE_PREDICTOR", compiled)
+        steps = MlxSteps(model.module)
+        rows, codes, logits = [steps.start(each, 8) for each in built], [], []
+        for frame in range(8):
+            if frame == 5:
+                rows = rows[:1]  # a row leaves: the predictor's row count changes
+            out = steps.talk(rows)
+            logits.append(np.array(out))
+            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], [_greedy] * len(rows)))
+        return codes, logits
+
+    (compiled_codes, compiled_logits), (codes, logits) = run(True), run(False)
+    for made, expected in zip(compiled_codes, codes, strict=True):
+        np.testing.assert_array_equal(made, expected)
+    for made, expected in zip(compiled_logits, logits, strict=True):
+        np.testing.assert_allclose(made, expected, rtol=1e-5, atol=1e-6)
