@@ -1,6 +1,8 @@
 """Why the CPU path leaves mlx for numpy in two places: a one-row matrix product (every single-token step
 of the talker and code predictor) and ``sin`` (the decoder's Snake activations), mlx against numpy on
-the same data, side by side in one process.
+the same data, side by side in one process. Then the steps' product over a few rows: our kernel
+(``rows_kernel``) against OpenBLAS (one matrix-vector product a row below 4 rows, ``W @ X^T`` from 4),
+on the same matrices, alternating, and whether each row's values are the same bits alone.
 
     .venv/bin/python benchmarks/cpu_kernels.py
 """
@@ -52,6 +54,28 @@ def main() -> None:
     print(f"  mlx   {mlx_sin * 1e3:7.1f} ms  {mlx_sin / samples.size * 1e9:5.2f} ns per value")
     print(f"  numpy {numpy_sin * 1e3:7.1f} ms  {numpy_sin / samples.size * 1e9:5.2f} ns per value")
     print(f"  numpy / mlx: {mlx_sin / numpy_sin:.1f}x faster")
+    rows_products(views)
+
+
+def rows_products(views: list[object]) -> None:
+    import numpy as np
+
+    from manim_qwen_mlx.backends.numpy_cpu import rows_kernel, steps
+
+    rng = np.random.default_rng(0)
+    print("a step's product over R rows with the same 40 matrices, median of 5 each, kernel and BLAS alternating:")
+    print("| rows | kernel | OpenBLAS | OpenBLAS / kernel | each row's kernel values the same bits alone |")
+    print("|---:|---:|---:|---:|---|")
+    for count in (1, 2, 4, 8, 16, 32):
+        rows = rng.standard_normal((count, 1024), dtype=np.float32)
+        kernel = blas = 0.0
+        for _ in range(2):  # alternating halves, so the VM's swings reach both
+            kernel += seconds(lambda rows=rows: [rows_kernel.rows_times(w, rows) for w in views])
+            blas += seconds(lambda rows=rows: [steps._blas_rows(w, rows) for w in views])
+        together = rows_kernel.rows_times(views[0], rows)
+        alone = all(np.array_equal(together[i], rows_kernel.rows_times(views[0], rows[i : i + 1])[0])
+                    for i in range(count))
+        print(f"| {count} | {kernel / 2 * 1e3:.1f} ms | {blas / 2 * 1e3:.1f} ms | {blas / kernel:.2f}x | {alone} |")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """One frame's single-token steps in numpy, on the CPU.
 
-Each generated frame runs the talker once and the code predictor fifteen times, one token at a time:
-matrix-vector products, bound by how fast the weights stream from memory. mlx's CPU backend hands
-them to BLAS as matrix-matrix products; numpy calls the matrix-vector routine, near the memory bus's
-speed (2.6x faster here: benchmarks/cpu_kernels.py). So on the CPU the steps, and the prompt's prefill
-(one product per projection over all its tokens), run in numpy on zero-copy views of the model's own
-float32 weights: no second copy, the same arithmetic in float32. Sampling stays in mlx, so the random
-stream is the same.
+Each generated frame runs the talker once and the code predictor sixteen times, one token a row at a
+time: products bound by how fast the weights stream from memory. mlx's CPU backend hands a row to BLAS
+as a matrix-matrix product that packs the weights (2.6x slower than a matrix-vector one here:
+benchmarks/cpu_kernels.py). So on the CPU the steps, and the prompt's prefill (one BLAS product per
+projection over all its tokens), run in numpy on zero-copy views of the model's own float32 weights: no
+second copy, the same arithmetic in float32. The steps' products over the rows in flight run in our
+kernel (``rows_kernel``). Sampling stays in mlx, so the random stream is the same.
 """
 
 from __future__ import annotations
