@@ -60,7 +60,7 @@ def main() -> None:
 def rows_products(views: list[object]) -> None:
     import numpy as np
 
-    from manim_qwen_mlx.backends.numpy_cpu import rows_kernel, steps
+    from manim_qwen_mlx.backends.numpy_cpu import rows_kernel, stack
 
     rng = np.random.default_rng(0)
     print("a step's product over R rows with the same 40 matrices, median of 5 each, kernel and BLAS alternating:")
@@ -71,7 +71,7 @@ def rows_products(views: list[object]) -> None:
         kernel = blas = 0.0
         for _ in range(2):  # alternating halves, so the VM's swings reach both
             kernel += seconds(lambda rows=rows: [rows_kernel.rows_times(w, rows) for w in views])
-            blas += seconds(lambda rows=rows: [steps._blas_rows(w, rows) for w in views])
+            blas += seconds(lambda rows=rows: [stack._blas_rows(w, rows) for w in views])
         together = rows_kernel.rows_times(views[0], rows)
         alone = all(np.array_equal(together[i], rows_kernel.rows_times(views[0], rows[i : i + 1])[0])
                     for i in range(count))

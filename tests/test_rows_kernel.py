@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from manim_qwen_mlx.backends import numpy_cpu
-from manim_qwen_mlx.backends.numpy_cpu import rows_kernel, steps, threads
+from manim_qwen_mlx.backends.numpy_cpu import rows_kernel, stack, threads
 
 
 @pytest.mark.parametrize("width", [12, 13, 15])  # a multiple of four and two that are not
@@ -27,8 +27,8 @@ def test_product_matches_blas_and_each_row_is_the_same_whatever_shares_it(width:
 def test_without_numba_blas_runs_the_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "manim_qwen_mlx.backends.numpy_cpu.rows_kernel", None)  # import fails
     monkeypatch.delattr(numpy_cpu, "rows_kernel")
-    product, set_threads = steps._products()
-    assert product is steps._blas_rows and set_threads is None
+    product, set_threads = stack._products()
+    assert product is stack._blas_rows and set_threads is None
     weight, rows = np.eye(4, dtype=np.float32), np.arange(8, dtype=np.float32).reshape(2, 4)
     np.testing.assert_array_equal(product(weight, rows), rows)
     monkeypatch.undo()
