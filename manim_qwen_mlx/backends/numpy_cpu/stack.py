@@ -5,6 +5,7 @@ runs per store over its rows' own keys."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 import numpy as np
 
 from manim_qwen_mlx.backends.tree import float32_view
+from manim_qwen_mlx.core.defaults import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
 
 MATRIX_ROWS = 4  # without numba, fewer rows run as matrix-vector products (OpenBLAS's 2-row product is slower)
 
@@ -28,6 +32,9 @@ def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callabl
     try:
         from manim_qwen_mlx.backends.numpy_cpu import rows_kernel
     except ImportError:  # numba is a Linux dependency: elsewhere BLAS runs the steps' products
+        return _blas_rows, None
+    except Exception as exc:  # numba there but unable to compile here: slower, never broken
+        log.warning("The CPU steps' kernel could not be compiled (%s); BLAS runs the steps' products.", exc)
         return _blas_rows, None
     return rows_kernel.rows_times, rows_kernel.set_threads
 

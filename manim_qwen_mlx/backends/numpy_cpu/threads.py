@@ -4,8 +4,9 @@ Every product of a step splits its work over the BLAS threads, which then wait f
 another process keeps a core busy, the thread sharing that core finishes last every time: with one of
 two cores busy, two threads run a third as fast as when idle, while one thread runs as fast as idle one
 (benchmarks/batch.py, docs/performance.md). So while the steps run, every couple of seconds the CPU time
-the rest of the machine used is read from /proc/stat, and the BLAS libraries (and the steps' kernel) get one thread per
-core that is free of it. Linux only; elsewhere (and with ``MANIM_QWEN_MLX_BLAS_THREADS`` set) nothing changes.
+the rest of the machine used is read from /proc/stat, and the BLAS libraries and the steps' kernel get
+one thread per core that is free of it. Linux only; elsewhere (and with ``MANIM_QWEN_MLX_BLAS_THREADS``
+set) nothing changes.
 """
 
 from __future__ import annotations
