@@ -135,7 +135,7 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
         np.testing.assert_array_equal(codes, alone_codes)
 
 
-def _voices_of(model: Any, kind: str) -> prompt.VoicePrompt:
+def _voice_of(model: Any, kind: str) -> prompt.VoicePrompt:
     if kind == "clone":
         voice = Voice.from_options(EXAMPLE_VOICE)
         assert voice.ref_audio is not None
@@ -149,7 +149,7 @@ def test_the_voiced_start_is_exactly_what_sentences_in_a_voice_share(
     kind: str, streaming: bool, tiny_model: Path, tiny_custom_voice: Path
 ) -> None:
     model = loader.load(tiny_model if kind == "clone" else tiny_custom_voice)
-    voice = _voices_of(model, kind)
+    voice = _voice_of(model, kind)
     texts = ("Circles grow.", "Why not draw a much longer sentence, one with many more words in it?")
     one, other = (prompt.build(model, text, voice, "english", streaming) for text in texts)
     assert one.voiced == other.voiced > 3  # past the role tokens
@@ -160,7 +160,7 @@ def test_the_voiced_start_is_exactly_what_sentences_in_a_voice_share(
 
 def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path) -> None:
     model = loader.load(tiny_model)
-    voice = _voices_of(model, "clone")
+    voice = _voice_of(model, "clone")
     texts = ("Circles grow.", "Then squares appear, one after another, all over the screen.")
     built = [prompt.build(model, text, voice, "auto", False) for text in texts]
     steps = NumpySteps(model.module)

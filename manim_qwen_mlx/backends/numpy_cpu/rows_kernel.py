@@ -56,7 +56,8 @@ def _pairs(weight: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:  # pr
 
 
 def rows_times(weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """rows [R, K] @ weight [N, K]^T -> [R, N] float32, each row's values independent of R."""
+    """rows [R, K] @ weight [N, K]^T -> [R, N] float32, each row's values independent of R. The rows are
+    copied once, into the padded float32 block the kernel reads, whatever their layout."""
     count = len(rows)
     padded = np.zeros((count + count % 2, rows.shape[1]), np.float32)
     padded[:count] = rows

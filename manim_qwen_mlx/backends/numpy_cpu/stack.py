@@ -50,7 +50,7 @@ class _Linear:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """A step's rows [R, in] -> [R, out]: the weights stream once for all rows, and each row's values
         are the same whatever R (``rows_kernel``)."""
-        return self._biased(rows_times(self.weight, np.ascontiguousarray(x, np.float32)))
+        return self._biased(rows_times(self.weight, x))
 
     def tokens(self, x: np.ndarray) -> np.ndarray:
         """A prompt's tokens [T, in] -> [T, out]: one BLAS product (its large-M speed)."""
