@@ -53,7 +53,7 @@ def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest)
         np.testing.assert_allclose(np.array(fast_logits), np.array(slow_logits), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(fast_row.hidden, np.array(slow_row.hidden).reshape(-1), rtol=1e-4, atol=1e-5)
         first = [int(_greedy(slow_logits).item())]
-        fast_codes, slow_codes = fast.frame([fast_row], first, [_greedy]), slow.frame([slow_row], first, [_greedy])
+        fast_codes, slow_codes = fast.frame([fast_row], first, _greedy), slow.frame([slow_row], first, _greedy)
         np.testing.assert_array_equal(fast_codes, slow_codes)  # the next inputs: the next talk's logits
 
 
@@ -91,7 +91,7 @@ def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> N
     row = steps.start(_prompt(model), 2)  # room for two steps after the prefill
     for _ in range(3):
         logits = steps.talk([row])
-        steps.frame([row], [int(_greedy(logits).item())], [_greedy])
+        steps.frame([row], [int(_greedy(logits).item())], _greedy)
     with pytest.raises(ValueError, match="store"):
         steps.talk([row])
 
@@ -122,7 +122,7 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
         for _ in range(8):
             logits = steps.talk(rows)
             first = [int(code) for code in np.array(_greedy(logits))]
-            codes = steps.frame(rows, first, [_greedy] * len(rows))
+            codes = steps.frame(rows, first, _greedy)
             seen.append((np.array(logits[watched]), rows[watched].hidden.copy(), codes[watched]))
         return seen
 
@@ -195,7 +195,7 @@ def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
                 rows = rows[:1]  # a row leaves: the predictor's row count changes
             out = steps.talk(rows)
             logits.append(np.array(out))
-            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], [_greedy] * len(rows)))
+            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], _greedy))
         return codes, logits
 
     (compiled_codes, compiled_logits), (codes, logits) = run(True), run(False)

@@ -120,6 +120,25 @@ def test_sampling_limits() -> None:
     assert int(decode.sample(logits, GREEDY).item()) == 1
 
 
+def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
+    """draw_rows (one compiled graph for the rows sharing a sampler) against each row's own ``sample`` with
+    its own split key: the same code every draw, and the same keys after, with mixed and greedy samplers."""
+    config = type("Config", (), {"codec_eos_id": 0, "num_code_groups": 16, "vocab_size": 2048})()
+    top_k, top_p = decode.Sampling(0.9, 50, 1.0, 1.05), decode.Sampling(1.0, 0, 0.8)
+    samplers = [top_k, top_p, top_k, GREEDY, top_k, top_p, top_k]
+    together = [decode.RowPolicy(config, top_k, s, 10, seed) for seed, s in enumerate(samplers)]
+    alone = [decode.RowPolicy(config, top_k, s, 10, seed) for seed, s in enumerate(samplers)]
+    for turn in range(6):
+        logits = mx.random.normal((len(samplers), 2048), key=mx.random.key(100 + turn)) * 4
+        drawn = np.array(decode.draw_rows(together, logits)).tolist()
+        singly = [int(decode.sample(logits[i : i + 1], s, p._key(s)).item()) for i, (p, s) in enumerate(zip(alone, samplers))]
+        assert drawn == singly
+        assert np.array_equal(np.array(decode.draw_rows(together[2:3], logits[2:3])), np.array([
+            decode.sample(logits[2:3], top_k, alone[2]._key(top_k)).item()]))
+    for mine, theirs in zip(together, alone):
+        assert np.array_equal(np.array(mine.key), np.array(theirs.key))
+
+
 def test_subtalker_options_default_to_the_talkers() -> None:
     settings = SynthesisSettings(temperature=0.7, top_k=20, top_p=0.9)
     assert settings.subtalker_sampling() == decode.Sampling(0.7, 20, 0.9)

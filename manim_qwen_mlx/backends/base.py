@@ -40,9 +40,10 @@ class FrameSteps(Protocol):
         """Logits [R, V] of each row's next frame."""
         ...
 
-    def frame(self, rows: list[Any], first: list[int], draws: list[Draw]) -> Any:
-        """Each row's frame, given its first codebook's code and its sampler for the others: codes
-        [R, 16] (numpy int32); each row's next input is kept for the next ``talk``."""
+    def frame(self, rows: list[Any], first: list[int], draw: Draw) -> Any:
+        """Each row's frame, given its first codebook's code and the rows' sampler for the others (one call
+        a codebook for all rows): codes [R, 16] (numpy int32); each row's next input is kept for the next
+        ``talk``."""
         ...
 
 

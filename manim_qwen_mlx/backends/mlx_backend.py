@@ -64,14 +64,14 @@ class MlxSteps:
             row.logits = None
         return out
 
-    def frame(self, rows: list[MlxRow], first: list[int], draws: list[Draw]) -> np.ndarray:
+    def frame(self, rows: list[MlxRow], first: list[int], draw: Draw) -> np.ndarray:
         """Each row's codes [R, 16]. The talker's next step is started at once, evaluated in the background
         while the caller reads the codes (mlx-lm's generate does the same); at end-of-speech or the frame
         ceiling that step is thrown away (one frame of work, as mlx-audio's loop spends)."""
         import mlx.core as mx
 
         hidden = mx.concatenate([row.hidden for row in rows], axis=0)
-        stacked = self._other_codebooks(mx.array([[code] for code in first], dtype=mx.int32), hidden, draws)
+        stacked = self._other_codebooks(mx.array([[code] for code in first], dtype=mx.int32), hidden, draw)
         texts = []
         for row in rows:
             trailing = row.prompt.trailing
@@ -115,7 +115,7 @@ class MlxSteps:
         hidden = model.norm(x)
         return self.model.talker.codec_head(hidden)[:, -1, :], hidden
 
-    def _other_codebooks(self, first: Any, hidden: Any, draws: list[Draw]) -> Any:
+    def _other_codebooks(self, first: Any, hidden: Any, draw: Draw) -> Any:
         """Codebooks 2..16 of every row's frame from the code predictor, all rows in one batch (each
         frame starts afresh, so every row is at the same position); [R, 16]."""
         import mlx.core as mx
@@ -126,8 +126,7 @@ class MlxSteps:
         inputs = mx.concatenate([hidden, self.model.talker.get_input_embeddings()(first)], axis=1)
         for group in range(self.model.config.talker_config.num_code_groups - 1):
             last, *state = self._predictor_step(group)(inputs, *state)
-            picked = [draw(last[index : index + 1]).reshape(1, 1) for index, draw in enumerate(draws)]
-            codes.append(mx.concatenate(picked, axis=0).astype(mx.int32))
+            codes.append(draw(last).reshape(-1, 1).astype(mx.int32))
             inputs = predictor.codec_embedding[group](codes[-1])
         return mx.concatenate(codes, axis=1)
 

@@ -10,6 +10,7 @@ runaway's retry) while it iterates. One-by-one synthesis is this with B = 1: one
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from manim_qwen_mlx.backends.base import Prompt
 from manim_qwen_mlx.core.settings import Sampling
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis.decode import Codes, RowPolicy
+from manim_qwen_mlx.synthesis.decode import Codes, RowPolicy, draw_rows
 
 Tag = TypeVar("Tag")
 
@@ -62,9 +63,11 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
             row.policy.took(code)
         going = [(row, code) for row, code in zip(rows, firsts, strict=True) if not row.policy.ended]
         if going:
-            states, codes, draws = zip(*((row.state, code, row.policy.draw) for row, code in going), strict=True)
-            for (row, _), frame in zip(going, steps.frame(list(states), list(codes), list(draws)), strict=True):
-                row.policy.accept(frame)
+            policies = [row.policy for row, _ in going]
+            draw = functools.partial(draw_rows, policies)
+            frames = steps.frame([row.state for row, _ in going], [code for _, code in going], draw)
+            for policy, frame in zip(policies, frames, strict=True):
+                policy.accept(frame)
         for row in [row for row in rows if row.policy.done]:
             rows.remove(row)
             yield row.tag, row.prompt, row.policy.result()

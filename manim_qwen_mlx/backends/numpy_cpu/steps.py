@@ -90,7 +90,7 @@ class NumpySteps:
             row.logits = None
         return out
 
-    def frame(self, rows: list[NumpyRow], first: list[int], draws: list[Draw]) -> np.ndarray:
+    def frame(self, rows: list[NumpyRow], first: list[int], draw: Draw) -> np.ndarray:
         import mlx.core as mx
 
         codes = [[code] for code in first]
@@ -99,8 +99,7 @@ class NumpySteps:
         embed = self.codec_embedding[first]
         for group, head in enumerate(self.heads):
             logits = head(self._predict(embed, stores))
-            drawn = [draw(mx.array(logits[index])[None]).reshape(1) for index, draw in enumerate(draws)]
-            for row_codes, code in zip(codes, np.array(mx.concatenate(drawn)), strict=True):  # one sync a group
+            for row_codes, code in zip(codes, np.array(draw(mx.array(logits))), strict=True):  # one sync a group
                 row_codes.append(int(code))
             embed = self.embeddings[group][[row_codes[-1] for row_codes in codes]]
         total = self.codec_embedding[first]
