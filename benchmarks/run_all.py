@@ -47,6 +47,7 @@ ON_CHECKPOINT = [
     ("Decoding after the reference's state (0.6B)", ["decode_after_reference.py"]),
     ("The talker's prefill: mlx forward vs numpy (0.6B)", ["prefill.py"]),
     ("A fresh 8-bit process vs float32 (0.6B)", ["eight_bit.py", "--rounds", "3"]),
+    ("The arithmetic of a sentence and this machine's ceiling (0.6B)", ["ceiling.py"]),
 ]
 
 

@@ -131,11 +131,11 @@ def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
     for turn in range(6):
         logits = mx.random.normal((len(samplers), 2048), key=mx.random.key(100 + turn)) * 4
         drawn = np.array(decode.draw_rows(together, logits)).tolist()
-        singly = [int(decode.sample(logits[i : i + 1], s, p._key(s)).item()) for i, (p, s) in enumerate(zip(alone, samplers))]
-        assert drawn == singly
-        assert np.array_equal(np.array(decode.draw_rows(together[2:3], logits[2:3])), np.array([
-            decode.sample(logits[2:3], top_k, alone[2]._key(top_k)).item()]))
-    for mine, theirs in zip(together, alone):
+        pairs = enumerate(zip(alone, samplers, strict=True))
+        assert drawn == [int(decode.sample(logits[i : i + 1], s, p._key(s)).item()) for i, (p, s) in pairs]
+        one = np.array(decode.draw_rows(together[2:3], logits[2:3])).tolist()  # a row alone, as at batch 1
+        assert one == [int(decode.sample(logits[2:3], top_k, alone[2]._key(top_k)).item())]
+    for mine, theirs in zip(together, alone, strict=True):
         assert np.array_equal(np.array(mine.key), np.array(theirs.key))
 
 
