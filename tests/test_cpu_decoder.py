@@ -38,9 +38,9 @@ def _tiny_config() -> Qwen3TTSTokenizerDecoderConfig:
 def test_numpy_stages_equal_mlx_audios_layers(size: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu_decoder, "CHUNK_VALUES", chunk)  # small: many chunks, so their seams are crossed
     decoder = _decoder(_tiny_config() if size == "tiny" else Qwen3TTSTokenizerDecoderConfig())
-    channels = decoder.decoder[1].block[0].alpha.shape[0]
+    channels = decoder.decoder[0].conv.weight.shape[2]
     x = mx.random.normal((2, 3, channels))  # two batch items, three input steps
-    for layer in decoder.decoder[1:]:
+    for layer in decoder.decoder:  # the first convolution, the blocks, the last Snake and convolution
         stand_in = cpu_decoder.numpy_version(layer)
         assert stand_in is not None, type(layer).__name__
         want, got = np.array(layer(x)), np.array(stand_in(x))
@@ -54,7 +54,7 @@ def test_other_precisions_keep_mlx_audios_layers() -> None:
     block = decoder.decoder[1]
     block.update(tree_map(lambda p: p.astype(mx.bfloat16), block.parameters()))
     assert cpu_decoder.numpy_version(block) is None
-    assert cpu_decoder.numpy_version(decoder.decoder[0]) is None  # not a waveform stage
+    assert cpu_decoder.numpy_version(decoder.upsample[0][1]) is None  # a ConvNeXt block: not a waveform stage
 
 
 def test_stages_read_the_loaded_weights_in_place() -> None:
@@ -62,6 +62,19 @@ def test_stages_read_the_loaded_weights_in_place() -> None:
     unit = decoder.decoder[1].block[2]
     stand_in = cpu_decoder.ResidualUnit(unit)
     assert np.shares_memory(stand_in.conv1.weight, np.asarray(unit.conv1.conv.weight))  # a view, no copy
+
+
+def test_a_transposed_view_of_the_upsampling_weights_is_copied_once_into_product_order() -> None:
+    """A checkpoint's transposed-convolution weights load as a transposed view ([in, out, K] in memory)."""
+    decoder = _decoder(_tiny_config())
+    snake, upsample = decoder.decoder[1].block[:2]
+    stored = mx.array(np.ascontiguousarray(np.asarray(upsample.conv.weight).transpose(2, 0, 1)))  # [in, out, K]
+    x = mx.random.normal((1, 4, snake.alpha.shape[0]))
+    want = np.array(upsample(snake(x)))
+    upsample.conv.weight = stored.transpose(1, 2, 0)  # what loading makes: [out, K, in] over [in, out, K]
+    stand_in = cpu_decoder.Upsample(snake, upsample)
+    assert stand_in.weight.flags.c_contiguous
+    assert np.abs(stand_in(np.array(x[0])) - want[0]).max() <= 1e-5 * np.abs(want).max()
 
 
 def test_the_decoder_can_be_called_directly_after_the_swap(tiny_model: Path) -> None:

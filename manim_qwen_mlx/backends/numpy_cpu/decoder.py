@@ -1,13 +1,14 @@
 """The speech decoder's waveform stages in numpy, on the CPU.
 
-After the transformer, the decoder upsamples 480x through four blocks (Snake activation, transposed
-convolution, three residual units of Snake, dilated convolution, Snake, pointwise convolution), then a
-last Snake and convolution. mlx's CPU ``sin`` is ~28x slower than numpy's vectorised one
-(benchmarks/cpu_kernels.py) and an im2col convolution copies its input seven times, so these stages
-took most of a decode.
+After the transformer and its upsampling, the decoder's first convolution widens the frames, four blocks
+upsample them 480x (Snake activation, transposed convolution, three residual units of Snake, dilated
+convolution, Snake, pointwise convolution), then a last Snake and convolution. mlx's CPU ``sin`` is ~28x
+slower than numpy's vectorised one (benchmarks/cpu_kernels.py) and an im2col convolution copies its input
+seven times, so these stages took most of a decode.
 Here each residual unit runs over the clip in chunks of a few megabytes, fused: Snake, convolution as
 one matrix product of the chunk's taps, Snake, pointwise product, residual. Temporaries stay
-chunk-sized whatever the clip's length, and the weights are zero-copy views of the loaded ones.
+chunk-sized whatever the clip's length, and the weights are zero-copy views of the loaded ones where
+their layout serves the products (a transposed view is copied once, at load).
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ class Upsample:
     def __init__(self, snake: Any, upsample: Any) -> None:
         self.act = Snake.of(snake)
         conv = upsample.conv
-        self.weight = float32_view(conv.weight)  # [out, K, in]
+        # [out, K, in]. A checkpoint's transposed weights load as a strided view ([in, out, K] in memory): in
+        # that order each tap's product gathers its matrix anew, 3.3x slower for the first block, so copy once.
+        self.weight = np.ascontiguousarray(float32_view(conv.weight))
         self.bias = float32_view(conv.bias) if "bias" in conv else None
         self.stride = int(conv.stride)
 
@@ -166,7 +169,9 @@ class NumpyBlock(nn.Module):  # type: ignore[misc,name-defined]
         return mx.array(np.stack([self.stages(item) for item in np.asarray(x)]))  # batch items one by one
 
 
-class OutputConv:
+class WholeConv:
+    """A causal convolution over the whole input (the decoder's first and last: zeros padded on the left)."""
+
     def __init__(self, layer: Any) -> None:
         self.conv = CausalConv.of(layer.conv)
 
@@ -188,13 +193,19 @@ class OutputSnake:
 def numpy_version(layer: Any) -> NumpyBlock | None:
     """The numpy stand-in for one of the decoder's waveform layers, or None (another kind of layer, or
     weights that are not float32, which numpy cannot view)."""
-    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import DecoderBlock, DecoderOutputConv, DecoderOutputSnake
+    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import (
+        DecoderBlock,
+        DecoderInitialConv,
+        DecoderOutputConv,
+        DecoderOutputSnake,
+    )
 
-    if not isinstance(layer, DecoderBlock | DecoderOutputSnake | DecoderOutputConv) or not all_float32(layer):
+    waveform = DecoderInitialConv | DecoderBlock | DecoderOutputSnake | DecoderOutputConv
+    if not isinstance(layer, waveform) or not all_float32(layer):
         return None
     if isinstance(layer, DecoderBlock):
         snake, upsample, *units = layer.block
         return NumpyBlock(Stages((Upsample(snake, upsample), *(ResidualUnit(unit) for unit in units))))
     if isinstance(layer, DecoderOutputSnake):
         return NumpyBlock(Stages((OutputSnake(layer),)))
-    return NumpyBlock(Stages((OutputConv(layer),)))
+    return NumpyBlock(Stages((WholeConv(layer),)))  # the first convolution or the last
