@@ -1,7 +1,7 @@
 """Decoding a clone's sentence from the decoder's state after the reference, against decoding the
 reference's codes in front of it every time (the official way, and ours before), side by side.
 
-    .venv/bin/python benchmarks/decode_after_reference.py FOLDER [--rounds 2] [--frames 24]
+    .venv/bin/python benchmarks/decode_after_reference.py FOLDER [--rounds 2] [--frames 24] [--decoder-only]
 
 FOLDER: a Qwen3-TTS Base checkpoint (vs_reference.build_full_size makes one with the 0.6B's dimensions
 and random weights). Two parts, each with a 1 s and a 6 s reference (the example clip and its first
@@ -9,7 +9,7 @@ second):
 1. the speech decoder alone: a sentence of ``--frames`` random codes, best of ``--rounds``, and how
    far the two arms' samples are apart;
 2. a whole second narration in one process (model loaded, voice encoded, warmed up): ``--frames``
-   frames, the frame ceiling, then decoding; best of ``--rounds``;
+   frames, the frame ceiling, then decoding; best of ``--rounds`` (skipped with ``--decoder-only``);
 3. where a decode after the 6 s reference spends its time, layer by layer (rows each layer computes):
    what decoding several sentences in one call could batch.
 """
@@ -58,14 +58,13 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--decoder-only", action="store_true", help="parts 1 and 3: the decoder alone")
     args = parser.parse_args()
 
     from manim_qwen_mlx.audio import clips
-    from manim_qwen_mlx.core.model_ref import ModelRef
-    from manim_qwen_mlx.core.settings import SynthesisSettings
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, engine, sentence
+    from manim_qwen_mlx.synthesis import decode, sentence
 
     model = loader.load(args.checkpoint.resolve())
     samples, rate = sf.read(CLIP, dtype="float32")
@@ -92,6 +91,18 @@ def main() -> None:
         print(f"{name:>10}{spoken[name].ref_codes.shape[2]:>8}{full_seconds:>12.2f}{ours_seconds:>15.2f}"
               f"{full_seconds / ours_seconds:>9.2f}x{float(np.abs(ours - full).max()):>11.1e}{snr:>8.0f}")
 
+    if not args.decoder_only:
+        _second_narration(args, model, voices, spoken)
+    print("\nPart 3: one decode after the 6 s reference, layer by layer (numpy-cpu: NumpyBlock is numpy)")
+    print(f"{'layer':>40}{'rows':>7}{'s':>9}")
+    _layer_times(model, spoken["6 s"].decoder, codes)
+
+
+def _second_narration(args: argparse.Namespace, model: Any, voices: dict[str, Any], spoken: dict[str, Any]) -> None:
+    from manim_qwen_mlx.core.model_ref import ModelRef
+    from manim_qwen_mlx.core.settings import SynthesisSettings
+    from manim_qwen_mlx.synthesis import decode, engine
+
     print("\nPart 2: a second narration in one process (talker, code predictor, decoder)")
     ref, settings = ModelRef.resolve(str(args.checkpoint.resolve())), SynthesisSettings(max_tokens=args.frames)
     arms = {"in front": _full_decode, "after state": None}
@@ -110,10 +121,6 @@ def main() -> None:
     for arm in arms:
         one, six = results[arm, "1 s"], results[arm, "6 s"]
         print(f"{arm:>12}{one:>11.2f}{six:>11.2f}{six / one:>10.2f}x")
-
-    print("\nPart 3: one decode after the 6 s reference, layer by layer (numpy-cpu: NumpyBlock is numpy)")
-    print(f"{'layer':>40}{'rows':>7}{'s':>9}")
-    _layer_times(model, spoken["6 s"].decoder, codes)
 
 
 def _layer_times(model: Any, context: Any, codes: np.ndarray) -> None:
