@@ -2,7 +2,9 @@
 of the talker and code predictor) and ``sin`` (the decoder's Snake activations), mlx against numpy on
 the same data, side by side in one process. Then the steps' product over a few rows: our kernel
 (``rows_kernel``) against OpenBLAS (one matrix-vector product a row below 4 rows, ``W @ X^T`` from 4),
-on the same matrices, alternating, and whether each row's values are the same bits alone.
+on the same matrices, alternating, and whether each row's values are the same bits alone. Last, one new
+token's attention for rows with a store each (the talker's layers and heads, about 130 tokens a row): the
+attention kernel (``attention_kernel``) against numpy's products a row.
 
     .venv/bin/python benchmarks/cpu_kernels.py
 """
@@ -55,6 +57,7 @@ def main() -> None:
     print(f"  numpy {numpy_sin * 1e3:7.1f} ms  {numpy_sin / samples.size * 1e9:5.2f} ns per value")
     print(f"  numpy / mlx: {mlx_sin / numpy_sin:.1f}x faster")
     rows_products(views)
+    rows_attention()
 
 
 def rows_products(views: list[object]) -> None:
@@ -76,6 +79,34 @@ def rows_products(views: list[object]) -> None:
         alone = all(np.array_equal(together[i], rows_kernel.rows_times(views[0], rows[i : i + 1])[0])
                     for i in range(count))
         print(f"| {count} | {kernel / 2 * 1e3:.1f} ms | {blas / 2 * 1e3:.1f} ms | {blas / kernel:.2f}x | {alone} |")
+
+
+def rows_attention() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from manim_qwen_mlx.backends.numpy_cpu import attention_kernel, stack
+
+    layers, kv_heads, heads, size = 28, 8, 16, 128  # the 0.6B talker's
+    rng = np.random.default_rng(1)
+    plain = SimpleNamespace(heads=heads, kv_heads=kv_heads, head_dim=size)
+    print("one token's attention over R rows' own stores, 28 layers (a frame's), median of 5 each, alternating:")
+    print("| rows | kernel | numpy | numpy / kernel |")
+    print("|---:|---:|---:|---:|")
+    for count in (1, 8, 16):
+        shape = (layers, 1, kv_heads, 200, size)
+        keys, values = ([rng.standard_normal(shape, dtype=np.float32) for _ in range(count)] for _ in range(2))
+        stores = [stack.Store(k, v, 120 + 3 * i) for i, (k, v) in enumerate(zip(keys, values, strict=True))]
+        q = rng.standard_normal((count, heads, size), dtype=np.float32)
+        lengths = np.array([s.length + 1 for s in stores], np.int64)
+        gathered = attention_kernel.RowStores([s.keys for s in stores], [s.values for s in stores], lengths)
+        kernel = numpy = 0.0
+        for _ in range(2):
+            kernel += seconds(lambda g=gathered, q=q: [g.attend(q, i, size**-0.5) for i in range(layers)])
+            numpy += seconds(lambda q=q, st=stores: [stack.Stack._store_attention(plain, i, q, st)  # type: ignore[arg-type]
+                                                     for i in range(layers)])
+        print(f"| {count} | {kernel / 2 * 1e3:.1f} ms | {numpy / 2 * 1e3:.1f} ms | {numpy / kernel:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A decoder stack (the talker's, the code predictor's) in numpy, on zero-copy views of its float32 weights:
 a prompt's prefill, one BLAS product per projection over all its tokens, and single-token steps of several
 rows, whose products run in the steps' kernel (``rows_kernel``; BLAS without numba) and whose attention
-runs per store over its rows' own keys."""
+runs over each row's own keys (``attention_kernel`` for rows with a store each; numpy per store)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,21 @@ def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callabl
 
 
 rows_times, kernel_threads = _products()
+
+
+def _row_stores() -> Callable[[list[np.ndarray], list[np.ndarray], np.ndarray], Any] | None:
+    """What gathers one-row stores for numba's attention kernel, or None (numpy's products run it)."""
+    try:
+        from manim_qwen_mlx.backends.numpy_cpu.attention_kernel import RowStores
+    except ImportError:
+        return None
+    except Exception as exc:  # numba there but unable to compile here: slower, never broken
+        log.warning("The CPU attention kernel could not be compiled (%s); numpy runs the attention.", exc)
+        return None
+    return RowStores
+
+
+row_stores = _row_stores()
 
 
 @dataclass(frozen=True)
@@ -155,8 +170,12 @@ class Stack:
         freqs = lengths[:, None] * self.inv_freq
         angles = np.concatenate([freqs, freqs], axis=-1)[:, None, :]  # [R, 1, d]: every head alike
         cos, sin = np.cos(angles), np.sin(angles)
+        gathered = None  # the talker's rows (a store each) attend in the kernel; a frame's predictor rows share one
+        if row_stores is not None and all(store.keys.shape[1] == 1 for store in stores):
+            lengths = np.array([store.length + 1 for store in stores], np.int64)
+            gathered = row_stores([store.keys for store in stores], [store.values for store in stores], lengths)
         for index, layer in enumerate(self.layers):
-            x = x + self._attend(index, layer, _rms(x, layer.input_norm, self.eps), cos, sin, stores)
+            x = x + self._attend(index, layer, _rms(x, layer.input_norm, self.eps), cos, sin, stores, gathered)
             h = _rms(x, layer.post_norm, self.eps)
             gate = layer.gate(h)
             x = x + layer.down(gate / (1.0 + np.exp(-gate)) * layer.up(h))
@@ -165,26 +184,37 @@ class Stack:
         return _rms(x, self.norm, self.eps)
 
     def _attend(
-        self, index: int, layer: _Layer, h: np.ndarray, cos: np.ndarray, sin: np.ndarray, stores: list[Store]
+        self, index: int, layer: _Layer, h: np.ndarray, cos: np.ndarray, sin: np.ndarray, stores: list[Store],
+        gathered: Any,
     ) -> np.ndarray:
         rows = h.shape[0]
         q = _rope(_rms(layer.q(h).reshape(rows, self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
         k = _rope(_rms(layer.k(h).reshape(rows, self.kv_heads, self.head_dim), layer.k_norm, self.eps), cos, sin)
         v = layer.v(h).reshape(rows, self.kv_heads, self.head_dim)
-        out = np.empty((rows, self.heads * self.head_dim), np.float32)
         first = 0
         for store in stores:
-            count, at = store.keys.shape[1], store.length
-            last = first + count
+            last, at = first + store.keys.shape[1], store.length
             store.keys[index, :, :, at], store.values[index, :, :, at] = k[first:last], v[first:last]
-            keys, values = store.keys[index, :, :, : at + 1], store.values[index, :, :, : at + 1]  # [n, kv, T, d]
+            first = last
+        if gathered is not None:
+            return layer.o(gathered.attend(q, index, self.head_dim**-0.5))
+        return layer.o(self._store_attention(index, q, stores))
+
+    def _store_attention(self, index: int, q: np.ndarray, stores: list[Store]) -> np.ndarray:
+        """[R, heads * d]: each store's rows over its keys (one batched product a store)."""
+        out = np.empty((q.shape[0], self.heads * self.head_dim), np.float32)
+        first = 0
+        for store in stores:
+            count, end = store.keys.shape[1], store.length + 1
+            last = first + count
+            keys, values = store.keys[index, :, :, :end], store.values[index, :, :, :end]  # [n, kv, T, d]
             grouped = q[first:last].reshape(count, self.kv_heads, self.heads // self.kv_heads, self.head_dim)
             scores = grouped @ keys.transpose(0, 1, 3, 2) * (self.head_dim**-0.5)  # [n, kv, group, T]
             weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
             weights /= weights.sum(axis=-1, keepdims=True)
             out[first:last] = (weights @ values).reshape(count, -1)
             first = last
-        return layer.o(out)
+        return out
 
 
 def linear(layer: Any) -> _Linear:
