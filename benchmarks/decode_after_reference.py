@@ -4,7 +4,7 @@ reference's codes in front of it every time (the official way, and ours before),
     .venv/bin/python benchmarks/decode_after_reference.py FOLDER [--rounds 2] [--frames 24] [--decoder-only]
 
 FOLDER: a Qwen3-TTS Base checkpoint (vs_reference.build_full_size makes one with the 0.6B's dimensions
-and random weights). Two parts, each with a 1 s and a 6 s reference (the example clip and its first
+and random weights). Three parts, with a 1 s and a 6 s reference (the example clip and its first
 second):
 1. the speech decoder alone: a sentence of ``--frames`` random codes, best of ``--rounds``, and how
    far the two arms' samples are apart;

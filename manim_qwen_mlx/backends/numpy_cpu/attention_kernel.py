@@ -1,10 +1,10 @@
 """One new token's attention for rows that each own a key/value store (the talker's rows, each at its own
 position), compiled by numba for the machine it runs on.
 
-numpy runs it as a few small products a row and layer, their cost mostly dispatch: 43 ms of a batch-8
-frame, 100 ms at 16 (benchmarks/cpu_kernels.py). Here one job takes a row and one of its key/value heads,
-and the query heads of that group share one read of the head's keys and values. A row's values depend on
-its own store alone, whatever rows share the call.
+numpy runs it as a few small products a row and layer, their cost mostly dispatch: 45 ms of a batch-8
+frame, 92 ms at 16, against 11 and 25 here (benchmarks/cpu_kernels.py). Here one job takes a row and one of
+its key/value heads, and the query heads of that group share one read of the head's keys and values. A
+row's values depend on its own store alone, whatever rows share the call.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class Upsample:
         self.act = Snake.of(snake)
         conv = upsample.conv
         # [out, K, in]. A checkpoint's transposed weights load as a strided view ([in, out, K] in memory): in
-        # that order each tap's product gathers its matrix anew, 3.3x slower for the first block, so copy once.
+        # that order each tap's product gathers its matrix anew, 3.4x slower for the first block, so copy once.
         self.weight = np.ascontiguousarray(float32_view(conv.weight))
         self.bias = float32_view(conv.bias) if "bias" in conv else None
         self.stride = int(conv.stride)

@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from manim_qwen_mlx.backends.tree import float32_view
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
+
+if TYPE_CHECKING:
+    from manim_qwen_mlx.backends.numpy_cpu.attention_kernel import RowStores
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -42,7 +45,7 @@ def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callabl
 rows_times, kernel_threads = _products()
 
 
-def _row_stores() -> Callable[[list[np.ndarray], list[np.ndarray], np.ndarray], Any] | None:
+def _row_stores() -> type[RowStores] | None:
     """What gathers one-row stores for numba's attention kernel, or None (numpy's products run it)."""
     try:
         from manim_qwen_mlx.backends.numpy_cpu.attention_kernel import RowStores
@@ -185,7 +188,7 @@ class Stack:
 
     def _attend(
         self, index: int, layer: _Layer, h: np.ndarray, cos: np.ndarray, sin: np.ndarray, stores: list[Store],
-        gathered: Any,
+        gathered: RowStores | None,
     ) -> np.ndarray:
         rows = h.shape[0]
         q = _rope(_rms(layer.q(h).reshape(rows, self.heads, self.head_dim), layer.q_norm, self.eps), cos, sin)
