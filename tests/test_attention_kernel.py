@@ -63,7 +63,7 @@ def test_a_kernel_that_cannot_compile_leaves_numpy_and_says_so(
     real_import = builtins.__import__
 
     def failing(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.endswith("attention_kernel"):
+        if len(args) > 2 and args[2] and "attention_kernel" in args[2]:  # from ...numpy_cpu import attention_kernel
             raise RuntimeError("no LLVM target for this CPU")
         return real_import(name, *args, **kwargs)
 

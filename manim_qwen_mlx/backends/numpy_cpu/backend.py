@@ -2,10 +2,11 @@
 
 mlx's CPU backend runs a one-row product as a matrix-matrix one that repacks the weights, and has no
 vectorised ``sin`` (benchmarks/cpu_kernels.py). So here the talker's and code predictor's prefill and
-single-token steps (``steps`` over ``stack``, their products over the rows in ``rows_kernel``) and the
-speech decoder's waveform stages (``decoder``) run in numpy on zero-copy views of the loaded weights, the
-decoder's other convolutions run as matmuls (``conv``), and the text embedding's rows are read from the
-checkpoint file (``text_rows``). Sampling and the decoder's transformer stay in mlx.
+single-token steps (``steps`` over ``stack``, their products over the rows in ``rows_kernel``, the talker
+rows' attention in ``attention_kernel``) and the speech decoder's waveform stages (``decoder``) run in numpy
+on views of the loaded weights, the decoder's other convolutions run as matmuls (``conv``), and the text
+embedding's rows are read from the checkpoint file (``text_rows``). Sampling and the decoder's transformer
+stay in mlx.
 """
 
 from __future__ import annotations

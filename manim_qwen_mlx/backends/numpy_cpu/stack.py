@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,33 +31,32 @@ def _blas_rows(weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return product
 
 
-def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callable[[int], None] | None]:
-    """The steps' product and what sets its threads: numba's kernel where numba imports, else BLAS."""
+def _kernel(name: str, instead: str) -> ModuleType | None:
+    """numba's kernel module ``name``, or None where numba is missing (a Linux dependency) or cannot compile
+    here: then ``instead`` runs, slower, never broken."""
     try:
-        from manim_qwen_mlx.backends.numpy_cpu import rows_kernel
-    except ImportError:  # numba is a Linux dependency: elsewhere BLAS runs the steps' products
-        return _blas_rows, None
-    except Exception as exc:  # numba there but unable to compile here: slower, never broken
-        log.warning("The CPU steps' kernel could not be compiled (%s); BLAS runs the steps' products.", exc)
-        return _blas_rows, None
-    return rows_kernel.rows_times, rows_kernel.set_threads
+        module: ModuleType = getattr(__import__("manim_qwen_mlx.backends.numpy_cpu", None, None, [name]), name)
+    except ImportError:
+        return None
+    except Exception as exc:
+        log.warning("The CPU %s could not be compiled (%s); %s.", name.replace("_", " "), exc, instead)
+        return None
+    return module
 
 
-rows_times, kernel_threads = _products()
+def _products() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callable[[int], None] | None]:
+    """The steps' product and what sets its threads: numba's kernel where it runs, else BLAS."""
+    module = _kernel("rows_kernel", "BLAS runs the steps' products")
+    return (_blas_rows, None) if module is None else (module.rows_times, module.set_threads)
 
 
 def _row_stores() -> type[RowStores] | None:
     """What gathers one-row stores for numba's attention kernel, or None (numpy's products run it)."""
-    try:
-        from manim_qwen_mlx.backends.numpy_cpu.attention_kernel import RowStores
-    except ImportError:
-        return None
-    except Exception as exc:  # numba there but unable to compile here: slower, never broken
-        log.warning("The CPU attention kernel could not be compiled (%s); numpy runs the attention.", exc)
-        return None
-    return RowStores
+    module = _kernel("attention_kernel", "numpy runs the attention")
+    return None if module is None else module.RowStores
 
 
+rows_times, kernel_threads = _products()
 row_stores = _row_stores()
 
 
