@@ -3,10 +3,10 @@
 import importlib
 import sys
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
+from test_rows_kernel import compile_fails
 
 from manim_qwen_mlx.backends import numpy_cpu
 from manim_qwen_mlx.backends.numpy_cpu import attention_kernel, stack
@@ -58,16 +58,7 @@ def test_without_numba_numpy_runs_the_attention(monkeypatch: pytest.MonkeyPatch)
 def test_a_kernel_that_cannot_compile_leaves_numpy_and_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def failing(name: str, *args: Any, **kwargs: Any) -> Any:
-        if len(args) > 2 and args[2] and "attention_kernel" in args[2]:  # from ...numpy_cpu import attention_kernel
-            raise RuntimeError("no LLVM target for this CPU")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", failing)
+    compile_fails(monkeypatch, "attention_kernel")
     with caplog.at_level("WARNING", logger="manim.qwen_mlx"):
         assert stack._row_stores() is None
     assert "attention kernel could not be compiled (no LLVM target for this CPU)" in caplog.text

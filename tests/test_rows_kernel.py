@@ -54,19 +54,24 @@ def test_thread_changes_reach_the_kernel(monkeypatch: pytest.MonkeyPatch) -> Non
         rows_kernel.set_threads(threads.os.cpu_count() or 1)
 
 
-def test_a_kernel_that_cannot_compile_leaves_blas_and_says_so(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def compile_fails(monkeypatch: pytest.MonkeyPatch, kernel: str) -> None:
+    """Importing numba's ``kernel`` module raises as numba does on a CPU it cannot compile for."""
     import builtins
 
     real_import = builtins.__import__
 
     def failing(name: str, *args: Any, **kwargs: Any) -> Any:
-        if len(args) > 2 and args[2] and "rows_kernel" in args[2]:  # from ...numpy_cpu import rows_kernel
+        if len(args) > 2 and args[2] and kernel in args[2]:  # from ...numpy_cpu import <kernel>
             raise RuntimeError("no LLVM target for this CPU")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", failing)
+
+
+def test_a_kernel_that_cannot_compile_leaves_blas_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    compile_fails(monkeypatch, "rows_kernel")
     with caplog.at_level("WARNING", logger="manim.qwen_mlx"):
         product, set_threads = stack._products()
     assert product is stack._blas_rows and set_threads is None
