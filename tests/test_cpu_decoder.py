@@ -73,7 +73,7 @@ def test_a_transposed_view_of_the_upsampling_weights_is_copied_once_into_product
     want = np.array(upsample(snake(x)))
     upsample.conv.weight = stored.transpose(1, 2, 0)  # what loading makes: [out, K, in] over [in, out, K]
     stand_in = cpu_decoder.Upsample(snake, upsample)
-    assert stand_in.weight.flags.c_contiguous
+    assert stand_in.conv.weight.flags.c_contiguous
     assert np.abs(stand_in(np.array(x[0])) - want[0]).max() <= 1e-5 * np.abs(want).max()
 
 

@@ -41,16 +41,14 @@ def test_thread_changes_reach_the_kernel(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(threads, "_applied", None)
     heard: list[int] = []
     try:
-        threads.BlasThreads(heard.append)
+        threads.CpuThreads(heard.append)
         assert heard == [1]
         import numba
 
         rows_kernel.set_threads(1)
         assert numba.get_num_threads() == 1
     finally:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=threads.os.cpu_count() or 1, user_api="blas")
+        threads.WORKERS.resize(threads.os.cpu_count() or 1)
         rows_kernel.set_threads(threads.os.cpu_count() or 1)
 
 

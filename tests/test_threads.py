@@ -1,15 +1,20 @@
-"""BLAS threads follow the cores other processes leave free while the CPU steps run."""
+"""The CPU work's threads follow the cores other processes and our own work beside the steps leave free."""
 
 import os
 
 import pytest
-from threadpoolctl import threadpool_info
 
 from manim_qwen_mlx.backends.numpy_cpu import threads
+from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
 
 
-def _blas_threads() -> set[int]:
-    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+@pytest.fixture
+def heard(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """What the steps' kernel was told; the count and the workers restored afterwards."""
+    monkeypatch.setattr(threads, "_applied", None)
+    told: list[int] = []
+    yield told  # type: ignore[misc]
+    WORKERS.resize(os.cpu_count() or 1)
 
 
 def test_free_cores() -> None:
@@ -28,41 +33,47 @@ def test_the_machine_s_load_is_read() -> None:
     assert second is not None and second >= first
 
 
-def test_threads_drop_while_another_process_is_busy_and_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threads_drop_while_another_process_is_busy_and_come_back(
+    monkeypatch: pytest.MonkeyPatch, heard: list[int]
+) -> None:
     monkeypatch.setattr(threads, "WINDOW_SECONDS", 0.0)
-    monkeypatch.setattr(threads, "_applied", None)  # restored afterwards, like the thread count
     monkeypatch.delenv("MANIM_QWEN_MLX_BLAS_THREADS", raising=False)
     clock = {"now": 100.0, "busy": 1000.0}
     monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
     monkeypatch.setattr(threads, "busy_seconds", lambda: clock["busy"])
     monkeypatch.setattr(threads, "_own_seconds", lambda: 0.0)  # all the load is someone else's
-    blas = threads.BlasThreads()
-    monkeypatch.setattr(blas, "cores", 2)
-    monkeypatch.setattr(blas, "threads", 2)
-    blas.enabled = True
-    try:
-        blas.adjust()  # the first call only marks the window
-        clock["now"], clock["busy"] = 102.0, 1002.0  # one core's worth, by other processes
-        blas.adjust()
-        assert blas.threads == 1 and _blas_threads() == {1}
-        later = threads.BlasThreads()  # the next run knows the count this one left
-        assert later.threads == 1
-        clock["now"], clock["busy"] = 104.0, 1002.1  # the others stopped
-        blas.adjust()
-        assert blas.threads == 2 and _blas_threads() == {2}
-    finally:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=os.cpu_count() or 1, user_api="blas")
+    cpu = threads.CpuThreads(heard.append)
+    monkeypatch.setattr(cpu, "cores", 2)
+    monkeypatch.setattr(cpu, "threads", 2)
+    monkeypatch.setattr(cpu, "free", 2)
+    cpu.enabled = True
+    cpu.adjust()  # the first call only marks the window
+    clock["now"], clock["busy"] = 102.0, 1002.0  # one core's worth, by other processes
+    cpu.adjust()
+    assert cpu.threads == 1 and heard == [1] and WORKERS.size == 1
+    later = threads.CpuThreads()  # the next run knows the count this one left
+    assert later.threads == 1
+    clock["now"], clock["busy"] = 104.0, 1002.1  # the others stopped
+    cpu.adjust()
+    assert cpu.threads == 2 and heard == [1, 2] and WORKERS.size == min(2, WORKERS.cores)
 
 
-def test_a_fixed_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_work_beside_the_steps_holds_a_core_until_it_is_done(
+    monkeypatch: pytest.MonkeyPatch, heard: list[int]
+) -> None:
+    monkeypatch.setenv("MANIM_QWEN_MLX_BLAS_THREADS", "2")
+    cpu = threads.CpuThreads(heard.append)
+    assert heard == [2]
+    with threads.beside_steps():
+        cpu.adjust()
+        assert cpu.threads == 1 and heard == [2, 1]
+        assert WORKERS._local.size == 1  # this thread's pieces run on it alone
+    assert WORKERS._local.size is None
+    cpu.adjust()
+    assert cpu.threads == 2 and heard == [2, 1, 2]
+
+
+def test_a_fixed_count_wins(monkeypatch: pytest.MonkeyPatch, heard: list[int]) -> None:
     monkeypatch.setenv("MANIM_QWEN_MLX_BLAS_THREADS", "1")
-    monkeypatch.setattr(threads, "_applied", None)
-    try:
-        blas = threads.BlasThreads()
-        assert not blas.enabled and _blas_threads() == {1}
-    finally:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=os.cpu_count() or 1, user_api="blas")
+    cpu = threads.CpuThreads(heard.append)
+    assert not cpu.enabled and heard == [1] and WORKERS.size == 1

@@ -8,9 +8,12 @@ which device runs: ``backends.choose`` asks once, and the loaded model carries t
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 Draw = Callable[[Any], Any]  # logits [R, V] (mlx) -> one sampled code per row [R] (mlx)
 MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
@@ -47,6 +50,14 @@ class FrameSteps(Protocol):
         ...
 
 
+@runtime_checkable
+class NumpyStage(Protocol):
+    """A decoder layer that runs in numpy: the same computation on one item [time, channels], touching no
+    mlx, so a thread beside the steps may run it."""
+
+    def numpy(self, item: np.ndarray) -> np.ndarray: ...
+
+
 class Backend(Protocol):
     @property
     def name(self) -> str:
@@ -73,4 +84,9 @@ class Backend(Protocol):
 
     def steps(self, model: MlxAudioTTS) -> FrameSteps:
         """Steps for rows of ``model``, its weights read once."""
+        ...
+
+    def beside_steps(self) -> AbstractContextManager[None] | None:
+        """What a thread holds while it decodes (numpy stages) beside the steps, or None where no decoding
+        runs beside them (mlx: one device, one stream of work)."""
         ...

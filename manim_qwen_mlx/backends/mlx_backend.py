@@ -31,6 +31,9 @@ class MlxBackend:
     def steps(self, model: MlxAudioTTS) -> MlxSteps:
         return MlxSteps(model)
 
+    def beside_steps(self) -> None:
+        return None  # every decode in mlx, on the thread that steps
+
 
 @dataclass
 class MlxRow:

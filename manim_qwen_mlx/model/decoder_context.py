@@ -98,21 +98,28 @@ class ContinuedDecoder:
 
     def decode(self, context: DecoderContext, codes: np.ndarray) -> np.ndarray:
         """Samples (float32) of ``codes`` [T, 16] decoded after ``context``."""
+        return self.decode_later(context, codes).finish()
+
+    def decode_later(self, context: DecoderContext, codes: np.ndarray) -> LaterSamples:
+        """``decode`` in two parts: every mlx layer now, the numpy stages behind them when ``finish`` is
+        called, from any thread."""
         import mlx.core as mx
 
         codes = np.asarray(codes, np.int32)
         if len(codes) == 0:
-            return np.zeros(0, np.float32)
+            return LaterSamples.ready(np.zeros(0, np.float32))
         room = CHUNK_FRAMES - context.position % CHUNK_FRAMES
         now, rest = codes[:room], codes[room:]
         latents, _, _ = self._front(context, now)  # a sentence's own state is not needed: nothing follows
         joined = mx.concatenate([mx.array(context.latents)[None], latents], axis=1)
-        samples = self._waveform(joined, len(context.latents))
+        first = self._waveform(joined, len(context.latents))
         if len(rest) == 0:
-            return samples
+            return first
         # The next chunk starts afresh from its own left context, as the official chunked_decode does.
         before = np.concatenate([context.codes, now])[-CHUNK_CONTEXT:]
-        return np.concatenate([samples, self.decode(self._fresh(before, context.position + room), rest)])
+        second = self.decode_later(self._fresh(before, context.position + room), rest)
+        return LaterSamples(lambda: np.concatenate([first.finish(), second.finish()]),
+                            first.numpy_left or second.numpy_left)
 
     def _fresh(self, codes: np.ndarray, position: int) -> DecoderContext:
         """The context after ``codes``, a chunk's first frames, its left context included."""
@@ -150,19 +157,51 @@ class ContinuedDecoder:
             needs.append(need)
         return needs[::-1]
 
-    def _waveform(self, latents: Any, skip: int) -> np.ndarray:
+    def _waveform(self, latents: Any, skip: int) -> LaterSamples:
         """Samples of ``latents`` [1, L, latent] from frame ``skip`` on: each layer's input cut to what
-        the layers after it need, so the skipped frames cost little past the first layers."""
+        the layers after it need, so the skipped frames cost little past the first layers. The mlx layers
+        run now; the numpy stages after them (the numpy-cpu backend's) when ``finish`` is called."""
         import mlx.core as mx
 
+        from manim_qwen_mlx.backends.base import NumpyStage
+
+        plan = list(zip(self.layers, self._needs(skip * self.upsample), strict=True))
+        split = len(plan)
+        while split and isinstance(plan[split - 1][0].module, NumpyStage):
+            split -= 1
         x, start = latents, 0
-        for layer, need in zip(self.layers, self._needs(skip * self.upsample), strict=True):
+        for layer, need in plan[:split]:
             if need > start:
                 x, start = x[:, need - start :], need
             x = layer.module(x)
             start *= layer.stride
-        out = mx.clip(x[0, skip * self.upsample - start :, 0], -1.0, 1.0)
-        return np.array(out, dtype=np.float32)
+        if split == len(plan):
+            return LaterSamples.ready(np.array(mx.clip(x[0, skip * self.upsample - start :, 0], -1.0, 1.0), np.float32))
+        held, at = np.array(x[0], np.float32), start  # evaluated here, on the thread that runs mlx
+
+        def numpy_stages() -> np.ndarray:
+            y, first = held, at
+            for layer, need in plan[split:]:
+                if need > first:
+                    y, first = y[need - first :], need
+                y = layer.module.numpy(y)
+                first *= layer.stride
+            return np.clip(y[skip * self.upsample - first :, 0], -1.0, 1.0)
+
+        return LaterSamples(numpy_stages, True)
+
+
+@dataclass(frozen=True)
+class LaterSamples:
+    """A decode's samples: ``finish()`` makes what is left of them, numpy only (no mlx), so any thread
+    may call it; ``numpy_left`` says whether anything is (the numpy-cpu backend's waveform stages)."""
+
+    finish: Callable[[], np.ndarray]
+    numpy_left: bool
+
+    @classmethod
+    def ready(cls, samples: np.ndarray) -> LaterSamples:
+        return cls(lambda: samples, False)
 
 
 class WindowCache:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from manim_qwen_mlx.backends.base import Backend, FrameSteps
-from manim_qwen_mlx.model.decoder_context import CONTEXT_VERSION, ContinuedDecoder, DecoderContext
+from manim_qwen_mlx.model.decoder_context import CONTEXT_VERSION, ContinuedDecoder, DecoderContext, LaterSamples
 from manim_qwen_mlx.model.fixes import speaker_mel
 from manim_qwen_mlx.model.voice_prompts import VoicePromptStore
 
@@ -143,6 +143,10 @@ class LoadedTTS:
         """Samples (float32) of codes [T, 16] decoded after ``context``; the same as decoding them after
         the codes that led there and cutting those off."""
         return self.continued_decoder.decode(context, np.asarray(codes))
+
+    def decode_after_later(self, context: DecoderContext, codes: Any) -> LaterSamples:
+        """``decode_after``'s mlx part now, its numpy stages (if any) when the result's ``finish`` is called."""
+        return self.continued_decoder.decode_later(context, np.asarray(codes))
 
     def decode(self, codes: Any) -> Any:
         """Codes [1, T, 16] -> samples [n] (mlx), every frame's, in one pass (mlx-audio's)."""

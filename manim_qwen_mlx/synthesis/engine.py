@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from manim_qwen_mlx.core.timing import Span, locate
 from manim_qwen_mlx.core.voice import Voice, reference_sha256
 from manim_qwen_mlx.model import loader
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis import decode, scheduler, sentence
+from manim_qwen_mlx.synthesis import background, scheduler, sentence
 from manim_qwen_mlx.synthesis.prompt import VoicePrompt
 from manim_qwen_mlx.synthesis.scheduler import Job
 
@@ -176,37 +177,58 @@ def synthesize_many(
                      for number, piece in enumerate(texts[index]))
     if model is None:
         return
-    chunks: dict[int, dict[int, np.ndarray]] = {index: {} for index in texts}
-    for (index, number, attempt), built, codes in scheduler.run(model, queue, batch_size):
-        if index not in chunks:
-            continue  # its narration failed already
-        item, piece = narrations[index], texts[index][number]
-        kept = sentence.verdict(piece, item.settings, codes, attempt)
-        if kept is False:  # a runaway: this row tries again, the others go on
-            retry = sentence.job(model, piece, item.settings, voices[item.voice], attempt + 1, built)
-            queue.appendleft(((index, number, attempt + 1), retry))
-            continue
-        if isinstance(kept, SynthesisError):
-            del chunks[index]
-            _drop(queue, index)
-            yield index, kept
-            continue
-        chunks[index][number] = decode.to_audio(model, codes.codes, voices[item.voice].decoder)
-        if on_sentence is not None:
-            on_sentence(int(codes.codes.shape[0]))
-        if len(chunks[index]) == len(texts[index]):
-            done = chunks.pop(index)
-            try:
-                yield index, _finish(item.text, texts[index], [done[n] for n in range(len(done))], item.settings)
-            except SynthesisError as exc:
-                yield index, exc
+    chunks: dict[int, dict[int, Future[np.ndarray]]] = {index: {} for index in texts}
+    spoken: deque[int] = deque()  # narrations whose sentences all have codes, in that order
+    coming = len(queue)  # rows queued or in flight: while any are, decodes go beside the steps
+    decodes = background.Decodes(model)
+    try:
+        for (index, number, attempt), built, codes in scheduler.run(model, queue, batch_size):
+            coming -= 1
+            if index not in chunks:
+                continue  # its narration failed already
+            item, piece = narrations[index], texts[index][number]
+            kept = sentence.verdict(piece, item.settings, codes, attempt)
+            if kept is False:  # a runaway: this row tries again, the others go on
+                retry = sentence.job(model, piece, item.settings, voices[item.voice], attempt + 1, built)
+                queue.appendleft(((index, number, attempt + 1), retry))
+                coming += 1
+                continue
+            if isinstance(kept, SynthesisError):
+                del chunks[index]
+                coming -= _drop(queue, index)
+                yield index, kept
+                continue
+            chunks[index][number] = decodes.submit(codes.codes, voices[item.voice].decoder, coming > 0)
+            if on_sentence is not None:
+                on_sentence(int(codes.codes.shape[0]))
+            if len(chunks[index]) == len(texts[index]):
+                spoken.append(index)
+            yield from _decoded(narrations, texts, chunks, spoken, wait=coming == 0)
+        decodes.rest_here()
+        yield from _decoded(narrations, texts, chunks, spoken, wait=True)
+    finally:
+        decodes.close()
 
 
-def _drop(queue: deque[tuple[tuple[int, int, int], Job]], narration: int) -> None:
-    """Take a failed narration's sentences out of the queue (the scheduler reads the same deque)."""
+def _decoded(narrations: list[Narrate], texts: dict[int, list[str]], chunks: dict[int, dict[int, Future[np.ndarray]]],
+             spoken: deque[int], wait: bool) -> Iterator[tuple[int, Speech | QwenMLXError]]:
+    """The ``spoken`` narrations in order, while their decodes are done (or ``wait``ing for them)."""
+    while spoken and (wait or all(samples.done() for samples in chunks[spoken[0]].values())):
+        index = spoken.popleft()
+        done, item = chunks.pop(index), narrations[index]
+        try:
+            yield index, _finish(item.text, texts[index], [done[n].result() for n in range(len(done))], item.settings)
+        except SynthesisError as exc:
+            yield index, exc
+
+
+def _drop(queue: deque[tuple[tuple[int, int, int], Job]], narration: int) -> int:
+    """Take a failed narration's sentences out of the queue (the scheduler reads the same deque); how many."""
     kept = [entry for entry in queue if entry[0][0] != narration]
+    dropped = len(queue) - len(kept)
     queue.clear()
     queue.extend(kept)
+    return dropped
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:

@@ -12,13 +12,14 @@ stay in mlx.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.backends import tree
 from manim_qwen_mlx.backends.base import MlxAudioTTS
-from manim_qwen_mlx.backends.numpy_cpu import text_rows
+from manim_qwen_mlx.backends.numpy_cpu import text_rows, threads
 from manim_qwen_mlx.backends.numpy_cpu.steps import NumpySteps
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
@@ -40,6 +41,9 @@ class NumpyCpuBackend:
 
     def steps(self, model: MlxAudioTTS) -> NumpySteps:
         return NumpySteps(model)
+
+    def beside_steps(self) -> AbstractContextManager[None]:
+        return threads.beside_steps()
 
 
 def swap_decoder_layers(model: MlxAudioTTS) -> MlxAudioTTS:

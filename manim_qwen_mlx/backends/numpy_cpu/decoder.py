@@ -13,17 +13,21 @@ their layout serves the products (a transposed view is copied once, at load).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
 from manim_qwen_mlx.backends.tree import all_float32, float32_view
 
-CHUNK_VALUES = 1 << 20  # floats in one chunk's taps (4 MiB): cache-sized, and few Python steps
+CHUNK_VALUES = 1 << 20  # floats in one chunk's taps (4 MiB) at most: cache-sized, and few Python steps
+CHUNKS_ALIGN = 4  # chunks come in multiples of this, for up to four threads
+MIN_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -68,28 +72,34 @@ class CausalConv:
     def reach(self) -> int:
         return (self.kernel - 1) * self.dilation
 
-    def chunks(self, x: np.ndarray, fill: Callable[[np.ndarray, np.ndarray], Any]) -> Iterator[tuple[int, np.ndarray]]:
-        """Each chunk of outputs' first index and taps (im2col), from the input rows as ``fill(rows,
-        into)`` transforms them; the zero padding comes before the first. Buffers are chunk-sized."""
-        length, channels = x.shape
-        reach = self.reach
-        rows = max(reach + 1, 64, CHUNK_VALUES // (self.kernel * channels))
-        history = np.zeros((rows + reach, channels), np.float32)
-        taps = np.empty((rows, self.kernel * channels), np.float32)
-        for start in range(0, length, rows):
-            n = min(rows, length - start)
-            lo = max(0, start - reach)
-            fill(x[lo : start + n], history[reach - (start - lo) : reach + n])
-            for k in range(self.kernel):
-                first = k * self.dilation
-                taps[:n, k * channels : (k + 1) * channels] = history[first : first + n]
-            yield start, taps[:n]
+    def taps(self, x: np.ndarray, start: int, rows: int, fill: Callable[[np.ndarray, np.ndarray], Any]) -> np.ndarray:
+        """The taps (im2col) of outputs ``start`` to ``start + rows``, from the input rows as ``fill(rows,
+        into)`` transforms them, zeros before the first; in this thread's scratch buffers."""
+        channels, reach = x.shape[1], self.reach
+        history = WORKERS.scratch("history", (rows + reach, channels))
+        first = max(0, start - reach)
+        padding = reach - (start - first)
+        history[:padding] = 0
+        fill(x[first : start + rows], history[padding:])
+        taps = WORKERS.scratch("taps", (rows, self.kernel * channels))
+        for k in range(self.kernel):
+            taps[:, k * channels : (k + 1) * channels] = history[k * self.dilation : k * self.dilation + rows]
+        return taps
 
     def apply(self, taps: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.matmul(taps, self.weight.T, out=out)
         if self.bias is not None:
             out += self.bias
         return out
+
+
+def in_chunks(length: int, row_values: int, piece: Callable[[int, int], object]) -> None:
+    """``piece(start, rows)`` for every chunk of ``length`` outputs, on the cores (``workers``). The chunks
+    depend on the shapes alone (so the bits do not depend on the thread count): about CHUNK_VALUES values
+    each, in a multiple of CHUNKS_ALIGN chunks, so that a few threads finish together."""
+    count = -(-length // max(MIN_ROWS, CHUNK_VALUES // row_values))
+    rows = max(MIN_ROWS, -(-length // (-(-count // CHUNKS_ALIGN) * CHUNKS_ALIGN)))
+    WORKERS.run([partial(piece, start, min(rows, length - start)) for start in range(0, length, rows)])
 
 
 class ResidualUnit:
@@ -101,48 +111,45 @@ class ResidualUnit:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)
-        mid = active = np.empty(0, np.float32)
-        for start, taps in self.conv1.chunks(x, self.act1):
-            n = len(taps)
-            if len(mid) < n:
-                mid, active = np.empty((n, x.shape[1]), np.float32), np.empty((n, x.shape[1]), np.float32)
-            self.conv1.apply(taps, mid[:n])
-            self.conv2.apply(self.act2(mid[:n], active[:n]), out[start : start + n])
-            out[start : start + n] += x[start : start + n]
+
+        def chunk(start: int, rows: int) -> None:
+            taps = self.conv1.taps(x, start, rows, self.act1)
+            mid = self.conv1.apply(taps, WORKERS.scratch("mid", (rows, x.shape[1])))
+            self.conv2.apply(self.act2(mid, WORKERS.scratch("active", mid.shape)), out[start : start + rows])
+            out[start : start + rows] += x[start : start + rows]
+
+        in_chunks(len(x), self.conv1.kernel * x.shape[1], chunk)
         return out
 
 
 class Upsample:
-    """Snake, then a transposed convolution (kernel = 2 x stride) trimmed to ``stride`` x the length."""
+    """Snake, then a transposed convolution (kernel K, stride s), trimmed to s x the length. Output step
+    t s + j is ``b + sum_c W[:, c s + j] x[t - c]``: a causal convolution of K / s taps with s x out outputs,
+    which is how it runs (its weights rearranged once, at load)."""
 
     def __init__(self, snake: Any, upsample: Any) -> None:
         self.act = Snake.of(snake)
         conv = upsample.conv
-        # [out, K, in]. A checkpoint's transposed weights load as a strided view ([in, out, K] in memory): in
-        # that order each tap's product gathers its matrix anew, 3.4x slower for the first block, so copy once.
-        self.weight = np.ascontiguousarray(float32_view(conv.weight))
-        self.bias = float32_view(conv.bias) if "bias" in conv else None
+        weight = float32_view(conv.weight)  # [out, K, in]
+        self.out_channels, kernel, in_channels = weight.shape
         self.stride = int(conv.stride)
+        copies = -(-kernel // self.stride)
+        padded = np.zeros((self.out_channels, copies * self.stride, in_channels), np.float32)
+        padded[:, :kernel] = weight
+        # Tap k of the convolution reads x[t - (copies - 1 - k)]: the transposed weights' copy c = copies - 1 - k.
+        taps = padded.reshape(self.out_channels, copies, self.stride, in_channels)[:, ::-1]
+        flat = np.ascontiguousarray(taps.transpose(2, 0, 1, 3)).reshape(self.stride * self.out_channels, -1)
+        bias = np.tile(float32_view(conv.bias), self.stride) if "bias" in conv else None
+        self.conv = CausalConv(flat, bias, copies, 1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        length, in_channels = x.shape
-        out_channels, kernel, _ = self.weight.shape
-        out = np.zeros((length, self.stride, out_channels), np.float32)
-        if self.bias is not None:
-            out += self.bias
-        rows = max(64, CHUNK_VALUES // in_channels)
-        active = np.empty((rows, in_channels), np.float32)
-        for start in range(0, length, rows):
-            n = min(rows, length - start)
-            self.act(x[start : start + n], out=active[:n])
-            # Input step t spreads over output steps t * stride + k: tap k = c * stride + j lands c rows
-            # on, in phase j; what lands past the end is the causal trim.
-            for k in range(kernel):
-                copy, phase = divmod(k, self.stride)
-                end = min(start + n + copy, length)
-                if end > start + copy:
-                    out[start + copy : end, phase] += active[: end - start - copy] @ self.weight[:, k, :].T
-        return out.reshape(length * self.stride, out_channels)
+        out = np.empty((len(x), self.stride * self.out_channels), np.float32)
+
+        def chunk(start: int, rows: int) -> None:
+            self.conv.apply(self.conv.taps(x, start, rows, self.act), out[start : start + rows])
+
+        in_chunks(len(x), self.conv.kernel * x.shape[1], chunk)
+        return out.reshape(len(x) * self.stride, self.out_channels)
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,9 @@ class NumpyBlock(nn.Module):  # type: ignore[misc,name-defined]
     def __call__(self, x: mx.array) -> mx.array:
         return mx.array(np.stack([self.stages(item) for item in np.asarray(x)]))  # batch items one by one
 
+    def numpy(self, item: np.ndarray) -> np.ndarray:
+        return self.stages(item)
+
 
 class WholeConv:
     """A causal convolution over the whole input (the decoder's first and last: zeros padded on the left)."""
@@ -176,9 +186,13 @@ class WholeConv:
         self.conv = CausalConv.of(layer.conv)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = np.empty((x.shape[0], self.conv.weight.shape[0]), np.float32)
-        for start, taps in self.conv.chunks(x, lambda rows, into: np.copyto(into, rows)):
-            self.conv.apply(taps, out[start : start + len(taps)])
+        out = np.empty((len(x), self.conv.weight.shape[0]), np.float32)
+
+        def chunk(start: int, rows: int) -> None:
+            taps = self.conv.taps(x, start, rows, lambda rows, into: np.copyto(into, rows))
+            self.conv.apply(taps, out[start : start + rows])
+
+        in_chunks(len(x), self.conv.kernel * x.shape[1], chunk)
         return out
 
 
@@ -187,7 +201,10 @@ class OutputSnake:
         self.act = Snake.of(layer)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.act(x, out=np.empty_like(x))
+        out = np.empty_like(x)
+        in_chunks(len(x), x.shape[1], lambda start, rows: self.act(
+            x[start : start + rows], out[start : start + rows]))
+        return out
 
 
 def numpy_version(layer: Any) -> NumpyBlock | None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
 from manim_qwen_mlx.backends.tree import float32_view
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
@@ -71,8 +73,9 @@ class _Linear:
         return self._biased(rows_times(self.weight, x))
 
     def tokens(self, x: np.ndarray) -> np.ndarray:
-        """A prompt's tokens [T, in] -> [T, out]: one BLAS product (its large-M speed)."""
-        return self._biased((self.weight @ x.T).T)
+        """A prompt's tokens [T, in] -> [T, out]: column pieces over the cores, the same bits whatever their
+        count (``workers``)."""
+        return self._biased(WORKERS.product(x, self.weight))
 
     def _biased(self, y: np.ndarray) -> np.ndarray:
         return y if self.bias is None else y + self.bias
@@ -145,16 +148,13 @@ class Stack:
             store.keys[index, 0, :, start:end] = k.transpose(1, 0, 2)
             store.values[index, 0, :, start:end] = v.transpose(1, 0, 2)
             keys, values = store.keys[index, 0, :, :end], store.values[index, 0, :, :end]  # [kv, end, d]
-            # A kv head's queries as one matrix [group * T, d]: plain batched products, no broadcasting.
+            # A kv head's queries as one matrix [group * T, d]; a piece a head, on the cores.
             grouped = q.reshape(tokens, self.kv_heads, group, self.head_dim).transpose(1, 2, 0, 3)
-            scores = (grouped.reshape(self.kv_heads, -1, self.head_dim) @ keys.transpose(0, 2, 1)).reshape(
-                self.kv_heads, group, tokens, end)
-            scores *= self.head_dim**-0.5
-            scores += later
-            scores -= scores.max(axis=-1, keepdims=True)
-            weights = np.exp(scores, out=scores)
-            weights /= weights.sum(axis=-1, keepdims=True)
-            attended = (weights.reshape(self.kv_heads, -1, end) @ values).reshape(self.kv_heads, group, tokens, -1)
+            queries = grouped.reshape(self.kv_heads, -1, self.head_dim)
+            attended = np.empty((self.kv_heads, group * tokens, self.head_dim), np.float32)
+            WORKERS.run([partial(_causal_attention, queries[head], keys[head], values[head], later,
+                                 self.head_dim**-0.5, attended[head]) for head in range(self.kv_heads)])
+            attended = attended.reshape(self.kv_heads, group, tokens, -1)
             x = x + layer.o.tokens(attended.transpose(2, 0, 1, 3).reshape(tokens, -1))  # [T, heads * d]
             h = _rms(x, layer.post_norm, self.eps)
             gate = layer.gate.tokens(h)
@@ -239,6 +239,20 @@ def _layer(layer: Any) -> _Layer:
         up=linear(mlp.up_proj),
         down=linear(mlp.down_proj),
     )
+
+
+def _causal_attention(
+    q: np.ndarray, keys: np.ndarray, values: np.ndarray, later: np.ndarray, scale: float, out: np.ndarray
+) -> None:
+    """One key/value head's queries [group * T, d] over its keys and values [end, d] into ``out``; ``later``
+    [T, end] hides each token's future."""
+    scores = (q @ keys.T).reshape(-1, *later.shape)
+    scores *= scale
+    scores += later
+    scores -= scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores, out=scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    np.matmul(weights.reshape(len(q), -1), values, out=out)
 
 
 def _rms(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu.stack import Stack, Store, kernel_threads, linear
-from manim_qwen_mlx.backends.numpy_cpu.threads import BlasThreads
+from manim_qwen_mlx.backends.numpy_cpu.threads import CpuThreads
 from manim_qwen_mlx.backends.tree import float32_view
 
 VOICES_KEPT = 4  # voices whose shared prompt start stays prefilled (a few MB each)
@@ -55,7 +55,7 @@ class NumpySteps:
         self.groups = model.config.talker_config.num_code_groups
         self.heads = [linear(head) for head in predictor.lm_head]
         self.embeddings = [float32_view(embedding.weight) for embedding in predictor.model.codec_embedding]
-        self.threads = BlasThreads(kernel_threads)
+        self.threads = CpuThreads(kernel_threads)
         self._shared: dict[bytes, Store] = {}
 
     def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
@@ -93,6 +93,7 @@ class NumpySteps:
     def frame(self, rows: list[NumpyRow], first: list[int], draw: Draw) -> np.ndarray:
         import mlx.core as mx
 
+        self.threads.adjust()  # a decode beside the steps may have taken or left a core since ``talk``
         codes = [[code] for code in first]
         stores = [self.predictor.store(self.groups, len(rows))]  # each frame starts afresh
         self._predict(np.stack([row.hidden for row in rows]), stores)
