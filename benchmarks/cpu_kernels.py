@@ -4,7 +4,10 @@ the same data, side by side in one process. Then the steps' product over a few r
 (``rows_kernel``) against OpenBLAS (one matrix-vector product a row below 4 rows, ``W @ X^T`` from 4),
 on the same matrices, alternating, and whether each row's values are the same bits alone. Last, one new
 token's attention for rows with a store each (the talker's layers and heads, about 130 tokens a row): the
-attention kernel (``attention_kernel``) against numpy's products a row.
+attention kernel (``attention_kernel``) against numpy's products a row. Last, a prompt's prefill products (a
+talker layer's seven, at 86 and 160 tokens): OpenBLAS's own threads over the whole product against
+single-threaded pieces shared by the workers (``workers``), and whether each gives the same bits on one
+thread and on two.
 
     .venv/bin/python benchmarks/cpu_kernels.py
 """
@@ -58,6 +61,7 @@ def main() -> None:
     print(f"  numpy / mlx: {mlx_sin / numpy_sin:.1f}x faster")
     rows_products(views)
     rows_attention()
+    prefill_pieces()
 
 
 def rows_products(views: list[object]) -> None:
@@ -107,6 +111,48 @@ def rows_attention() -> None:
             numpy += seconds(lambda q=q, st=stores: [stack.Stack._store_attention(plain, i, q, st)  # type: ignore[arg-type]
                                                      for i in range(layers)])
         print(f"| {count} | {kernel / 2 * 1e3:.1f} ms | {numpy / 2 * 1e3:.1f} ms | {numpy / kernel:.2f}x |")
+
+
+def prefill_pieces() -> None:
+    import os
+
+    import numpy as np
+    from threadpoolctl import ThreadpoolController
+
+    from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
+
+    rng = np.random.default_rng(2)
+    shapes = [(2048, 1024), (1024, 1024), (1024, 1024), (1024, 2048), (3072, 1024), (3072, 1024), (1024, 3072)]
+    weights = [rng.standard_normal(shape, dtype=np.float32) for _ in range(8) for shape in shapes]  # 8 layers
+    numpy_blas = ThreadpoolController().select(filepath=WORKERS.held) if WORKERS.held else None
+    cores = os.cpu_count() or 1
+
+    def whole(x: np.ndarray, threads: int) -> list[np.ndarray]:
+        if numpy_blas is None:
+            return [(w @ x[:, : w.shape[1]].T).T for w in weights]
+        with numpy_blas.limit(limits=threads):
+            return [(w @ x[:, : w.shape[1]].T).T for w in weights]
+
+    def pieces(x: np.ndarray, threads: int) -> list[np.ndarray]:
+        WORKERS.resize(threads)
+        try:
+            return [WORKERS.product(x[:, : w.shape[1]], w) for w in weights]
+        finally:
+            WORKERS.resize(cores)
+
+    print(f"a prefill's products (8 talker layers' 7), {cores} threads, median of 5 each, alternating:")
+    print("| tokens | OpenBLAS's threads | pieces | speed-up | same bits on 1 and 2 threads: OpenBLAS, pieces |")
+    print("|---:|---:|---:|---:|---|")
+    for tokens in (86, 160):
+        x = rng.standard_normal((tokens, 3072), dtype=np.float32)
+        flops = 2 * tokens * sum(w.size for w in weights)
+        blas = split = 0.0
+        for _ in range(2):
+            blas += seconds(lambda x=x: whole(x, cores))
+            split += seconds(lambda x=x: pieces(x, cores))
+        same = [all(np.array_equal(a, b) for a, b in zip(f(x, 1), f(x, 2), strict=True)) for f in (whole, pieces)]
+        print(f"| {tokens} | {flops / blas * 2 / 1e9:.0f} GFLOP/s | {flops / split * 2 / 1e9:.0f} GFLOP/s | "
+              f"{blas / split:.2f}x | {same[0]}, {same[1]} |")
 
 
 if __name__ == "__main__":

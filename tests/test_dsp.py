@@ -11,6 +11,7 @@ from manim_qwen_mlx.audio.dsp import speech_bounds, stretch
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
+from manim_qwen_mlx.model.decoder_context import LaterSamples
 from manim_qwen_mlx.synthesis import decode, engine
 
 RATE = 24_000
@@ -46,13 +47,18 @@ def test_trim_finds_speech_inside_padding() -> None:
 
 def _silent(monkeypatch: pytest.MonkeyPatch, pad: np.ndarray | None = None) -> None:
     """Each sentence's audio silenced, or padded with ``pad`` on both sides."""
-    real = decode.to_audio
+    real = decode.to_audio_later
 
-    def padded(*args: object, **kwargs: object) -> np.ndarray:
-        audio = real(*args, **kwargs) * (0.0 if pad is None else 1.0)
-        return audio if pad is None else np.concatenate([pad, audio, pad])
+    def padded(*args: object, **kwargs: object) -> LaterSamples:
+        later = real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decode, "to_audio", padded)
+        def finish() -> np.ndarray:
+            audio = later.finish() * (0.0 if pad is None else 1.0)
+            return audio if pad is None else np.concatenate([pad, audio, pad])
+
+        return LaterSamples(finish, later.numpy_left)
+
+    monkeypatch.setattr(decode, "to_audio_later", padded)
 
 
 def test_engine_trims_padded_sentences(tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:

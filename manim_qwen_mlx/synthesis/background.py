@@ -4,13 +4,14 @@ On the CPU the speech decoder's waveform stages (numpy) take about as long as a 
 the steps at a batch's rows, like the decoder, gain little from a second core. So while more rows are to
 come, a finished sentence's decode runs its mlx layers at once and its numpy stages on a thread of their
 own that holds one core, the steps the others (the backend's ``beside_steps``). Once no row is left, what
-has not started decodes on the calling thread, on every core. The decoder's pieces are the same whichever
+has not started decodes at once, a decode a core (one alone on every core). The decoder's pieces are the same whichever
 thread runs them (``backends.numpy_cpu.workers``), and so are the samples. On the mlx backend every
 decode runs on the calling thread, as before.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -20,21 +21,15 @@ import numpy as np
 
 from manim_qwen_mlx.model.decoder_context import DecoderContext, LaterSamples
 from manim_qwen_mlx.model.loaded import LoadedTTS
+from manim_qwen_mlx.synthesis import decode as decoding
 
 
 class _Decode:
-    """One decode's numpy part, run once: by the thread beside the steps or, unclaimed, by the caller."""
+    """One decode's numpy part: its samples once run."""
 
     def __init__(self, later: LaterSamples) -> None:
         self.later = later
         self.samples: Future[np.ndarray] = Future()
-        self._claimed = False
-        self._lock = threading.Lock()
-
-    def claim(self) -> bool:
-        with self._lock:
-            claimed, self._claimed = self._claimed, True
-        return not claimed
 
     def run(self) -> None:
         try:
@@ -44,41 +39,52 @@ class _Decode:
 
 
 class Decodes:
-    """Decodes of one run's sentences: ``submit`` each as its codes are done, ``close`` at the end."""
+    """Decodes of one run's sentences: ``submit`` each as its codes are done, ``rest_here`` once no row is
+    left, ``close`` at the end. Decodes beside the steps run one at a time; once the steps are done, one a
+    core (a second decode gains more than a decode's second core), or a last one alone on every core."""
 
     def __init__(self, model: LoadedTTS) -> None:
         self.model = model
-        beside = model.backend.beside_steps()
-        self._executor = None if beside is None else ThreadPoolExecutor(1, "qwen-decode")
-        self._waiting: list[_Decode] = []
+        self.cores = os.cpu_count() or 1
+        beside = model.backend.beside_steps() is not None
+        self._executor = ThreadPoolExecutor(self.cores, "qwen-decode") if beside else None
+        self._slots = threading.Condition()
+        self._allowed, self._running, self._queued = 1, 0, 0
 
     def submit(self, codes: Any, context: DecoderContext | None, steps_go_on: bool) -> Future[np.ndarray]:
-        """The samples of ``codes`` after ``context`` (a clone's reference; none: from the start), beside the
-        steps while they go on, else here."""
-        decode = _Decode(self.model.decode_after_later(context or self.model.decoder_context(), codes))
-        self._waiting = [waiting for waiting in self._waiting if not waiting.samples.done()]
-        if self._executor is not None and steps_go_on and decode.later.numpy_left:
-            self._waiting.append(decode)
-            self._executor.submit(self._beside, decode)
+        """The samples of ``codes`` after ``context`` (a clone's reference; none: from the start)."""
+        decode = _Decode(decoding.to_audio_later(self.model, codes, context))
+        if not steps_go_on:
+            self.rest_here()
+        if self._executor is None or not decode.later.numpy_left or not (steps_go_on or self._queued):
+            decode.run()  # here, on every core: nothing else to share them with
             return decode.samples
-        self._waiting.append(decode)
-        self.rest_here()
+        with self._slots:
+            self._queued += 1
+        self._executor.submit(self._beside, decode)
         return decode.samples
 
     def rest_here(self) -> None:
-        """Every decode not started yet, on this thread (no steps left to share the cores with)."""
-        for waiting in self._waiting:
-            if waiting.claim():
-                waiting.run()
+        """No steps are left: the decodes waiting may take every core, one each."""
+        with self._slots:
+            self._allowed = self.cores
+            self._slots.notify_all()
 
     def _beside(self, decode: _Decode) -> None:
-        if decode.claim():
-            held = self.model.backend.beside_steps()
+        with self._slots:
+            self._slots.wait_for(lambda: self._running < self._allowed)
+            self._queued, self._running = self._queued - 1, self._running + 1
+        try:
+            held = self.model.backend.beside_steps()  # this thread's core alone
             with held if held is not None else nullcontext():
                 decode.run()
+        finally:
+            with self._slots:
+                self._running -= 1
+                self._slots.notify_all()
 
     def close(self) -> None:
-        """Wait for a decode in progress; those not started are dropped (the run was given up)."""
+        """Wait for the decodes in progress; those not started are dropped (the run was given up)."""
         if self._executor is not None:
+            self.rest_here()
             self._executor.shutdown(wait=True, cancel_futures=True)
-

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from manim_qwen_mlx.core.settings import Sampling
-from manim_qwen_mlx.model.decoder_context import DecoderContext
+from manim_qwen_mlx.model.decoder_context import DecoderContext, LaterSamples
 from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 
 MIN_FRAMES = 2
@@ -205,4 +205,9 @@ def to_audio(model: LoadedTTS, codes: Any, context: DecoderContext | None = None
     """Samples (float32 numpy) for generated codes [frames, 16]. A clone's are decoded after the
     reference, from the decoder's state there (``context``): the audio the official implementation
     makes by decoding the reference's codes in front and cutting their share off."""
-    return model.decode_after(context or model.decoder_context(), codes)
+    return to_audio_later(model, codes, context).finish()
+
+
+def to_audio_later(model: LoadedTTS, codes: Any, context: DecoderContext | None = None) -> LaterSamples:
+    """``to_audio``'s mlx part now, its numpy stages (the numpy-cpu backend's) when ``finish`` is called."""
+    return model.decode_after_later(context or model.decoder_context(), codes)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
+from manim_qwen_mlx.backends.numpy_cpu.workers import PIECE_COLUMNS, WORKERS
 from manim_qwen_mlx.backends.tree import float32_view
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
@@ -27,10 +27,17 @@ MATRIX_ROWS = 4  # without numba, fewer rows run as matrix-vector products (Open
 
 
 def _blas_rows(weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    if len(rows) < MATRIX_ROWS:
-        return np.stack([weight @ row for row in rows])
-    product: np.ndarray = (weight @ rows.T).T  # W @ X^T: faster than X @ W^T in OpenBLAS, the same values
-    return product
+    """The steps' product without numba: pieces of the outputs on the cores (``workers``)."""
+    if len(rows) >= MATRIX_ROWS:
+        return WORKERS.product(rows, weight)
+    out = np.empty((len(rows), weight.shape[0]), np.float32)
+
+    def piece(first: int) -> Callable[[], object]:
+        part, last = weight[first : first + PIECE_COLUMNS], first + PIECE_COLUMNS
+        return lambda: [np.matmul(part, row, out=out[index, first:last]) for index, row in enumerate(rows)]
+
+    WORKERS.run([piece(first) for first in range(0, weight.shape[0], PIECE_COLUMNS)])
+    return out
 
 
 def _kernel(name: str, instead: str) -> ModuleType | None:
