@@ -4,8 +4,8 @@ OpenBLAS rounds a product differently with one thread and with two, and when the
 product of another height (tests/test_workers.py). So the prompt's prefill and the speech decoder cut
 their products into pieces that depend only on the shapes (columns of a weight, chunks of a clip), each
 piece runs single-threaded, and up to ``size`` threads take pieces: the bits are the same whatever the
-thread count, which follows the cores other work leaves free (``threads``). Single-threaded pieces on two
-cores also beat OpenBLAS's own two threads on the prefill's products (benchmarks/cpu_kernels.py).
+thread count, which follows the cores other work leaves free (``threads``). On the prefill's products the
+pieces on two cores run as fast as OpenBLAS's own two threads (benchmarks/cpu_kernels.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
-PIECE_COLUMNS = 512  # a prefill product's outputs per piece (1.7x OpenBLAS's two threads at 160 tokens)
+PIECE_COLUMNS = 512  # a prefill product's outputs per piece (256 and 1024 were slower, ad hoc)
 
 
 def _numpy_blas() -> Any | None:
