@@ -48,6 +48,7 @@ ON_CHECKPOINT = [
     ("The talker's prefill: mlx forward vs numpy (0.6B)", ["prefill.py"]),
     ("A fresh 8-bit process vs float32 (0.6B)", ["eight_bit.py", "--rounds", "3"]),
     ("The arithmetic of a sentence and this machine's ceiling (0.6B)", ["ceiling.py"]),
+    ("The decoder beside the steps (0.6B)", ["beside_steps.py"]),
 ]
 
 
