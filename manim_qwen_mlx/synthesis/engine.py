@@ -151,7 +151,8 @@ def synthesize_many(
     on_sentence: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Speech | QwenMLXError]]:
     """Every narration's audio (or the error that stopped it alone), each as soon as its last sentence is
-    done: their sentences run through the scheduler ``batch_size`` rows at a time, each row seeded as
+    decoded (in the order their codes were done; on the CPU the decodes run beside the steps: ``background``):
+    their sentences run through the scheduler ``batch_size`` rows at a time, each row seeded as
     one-by-one synthesis seeds it, so a narration's audio depends on its own inputs only. Voices and
     settings may differ; a model that cannot load raises. ``on_sentence`` hears each kept sentence's
     number of frames (progress)."""

@@ -2,13 +2,14 @@
 
 After the transformer and its upsampling, the decoder's first convolution widens the frames, four blocks
 upsample them 480x (Snake activation, transposed convolution, three residual units of Snake, dilated
-convolution, Snake, pointwise convolution), then a last Snake and convolution. mlx's CPU ``sin`` is ~28x
+convolution, Snake, pointwise convolution), then a last Snake and convolution. mlx's CPU ``sin`` is ~12x
 slower than numpy's vectorised one (benchmarks/cpu_kernels.py) and an im2col convolution copies its input
 seven times, so these stages took most of a decode.
-Here each residual unit runs over the clip in chunks of a few megabytes, fused: Snake, convolution as
-one matrix product of the chunk's taps, Snake, pointwise product, residual. Temporaries stay
-chunk-sized whatever the clip's length, and the weights are zero-copy views of the loaded ones where
-their layout serves the products (a transposed view is copied once, at load).
+Here every stage runs over the clip in chunks of a few megabytes that the cores share (``workers``), each
+fused: a residual unit's Snake, convolution as one matrix product of the chunk's taps, Snake, pointwise
+product and residual. The chunks depend on the shapes alone, so the samples do not depend on the thread
+count. Temporaries stay chunk-sized whatever the clip's length; the weights are zero-copy views of the
+loaded ones, but for the transposed convolutions', rearranged once at load into one causal convolution.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from manim_qwen_mlx.backends.tree import all_float32, float32_view
 
 CHUNK_VALUES = 1 << 20  # floats in one chunk's taps (4 MiB) at most: cache-sized, and few Python steps
 CHUNKS_ALIGN = 4  # chunks come in multiples of this, for up to four threads
-MIN_ROWS = 16
+MIN_ROWS = 16  # a chunk's rows at least: smaller ones cost more Python than they balance
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class Workers:
         blas = _numpy_blas()
         if blas is not None:
             blas.set_num_threads(1)  # for the process: OpenBLAS has no per-thread count (its "local" one is global)
+        else:
+            log.info("numpy's BLAS is not its own OpenBLAS: its threads split the CPU's products, and their last "
+                     "bits may depend on the thread count")
         self.held: str | None = None if blas is None else blas.filepath  # the BLAS whose threads stay at one
         self.cores = (os.cpu_count() or 1) if blas is not None else 1  # else a piece could run multi-threaded
         self.size = self.cores
