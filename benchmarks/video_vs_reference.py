@@ -10,7 +10,9 @@ FOLDER: the checkpoint `benchmarks/vs_reference.py --checkpoint FOLDER` writes. 
 `engine.synthesize_many` (what `precache` runs once the scene is collected: the scheduler's rows, then
 each sentence decoded); the reference runs one `generate_voice_clone` call with the eight texts.
 ``--narrations N`` speaks N one-sentence texts (the eight, then the eight again with a part number);
-``--ours-only`` skips the reference. Each arm's x real time is its audio over its synthesis time.
+``--ours-only`` skips the reference; ``--varied`` (ours only) gives the narrations 0.5, 1, 1.5 and 2 x FRAMES
+frames in turn, so they end one by one as a video's do (random weights never end a sentence early). Each
+arm's x real time is its audio over its synthesis time.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
 voice, ref = Voice.from_options(sys.argv[2]), ModelRef.resolve(sys.argv[1])
 loader.load(loader.resolve_path(ref))  # loaded before the clock starts, as the reference's is
-settings = SynthesisSettings(max_tokens=int(sys.argv[3]))
-wanted = [engine.Narrate(text, voice, settings) for text in sys.argv[5:]]
+frames = [int(f) for f in sys.argv[3].split(",")]  # one ceiling, or one a narration
+wanted = [engine.Narrate(text, voice, SynthesisSettings(max_tokens=frames[i % len(frames)]))
+          for i, text in enumerate(sys.argv[5:])]
 t = time.perf_counter()
 audio = sum(s.samples.size for _, s in engine.synthesize_many(wanted, ref, batch_size=int(sys.argv[4])))
 print(json.dumps({"total": time.perf_counter() - started, "synthesis": time.perf_counter() - t,
@@ -76,13 +79,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--narrations", type=int, default=len(TEXTS))
     parser.add_argument("--ours-only", action="store_true")
+    parser.add_argument("--varied", action="store_true",
+                        help="ours only: narration n gets (n mod 4 + 1) / 2 x FRAMES frames, as a video's differ")
     args = parser.parse_args()
+    if args.varied and not args.ours_only:
+        parser.error("--varied needs --ours-only (the reference's batch takes one ceiling)")
+    ceilings = ",".join(str(args.frames * (n % 4 + 1) // 2) for n in range(4)) if args.varied else str(args.frames)
     texts = [TEXTS[n] if n < len(TEXTS) else f"{TEXTS[n % len(TEXTS)][:-1]}, part {n // len(TEXTS) + 1}."
              for n in range(args.narrations)]
     arms = {}
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         arms[f"ours, batch size {args.batch_size}"] = measure(
-            [str(REPO / ".venv" / "bin" / "python"), "-c", OURS, str(args.checkpoint), str(CLIP), str(args.frames),
+            [str(REPO / ".venv" / "bin" / "python"), "-c", OURS, str(args.checkpoint), str(CLIP), ceilings,
              str(args.batch_size), *texts])
         if not args.ours_only:
             arms["PyTorch reference, one batch"] = measure(
@@ -90,7 +98,7 @@ def main() -> None:
                  str(REPO / "scripts" / "parity"), *texts], env_path=str(torchaudio_stub(Path(tmp))))
     config = json.loads((args.checkpoint / "config.json").read_text())
     size = {"0b6": "0.6B", "1b7": "1.7B"}.get(config["tts_model_size"])
-    print(f"{size}-Base dims, random weights, float32: {len(texts)} one-sentence narrations of {args.frames} frames, "
+    print(f"{size}-Base dims, random weights, float32: {len(texts)} one-sentence narrations of {ceilings} frames, "
           "fresh processes")
     print("| arm | whole process | synthesis after load | audio | x real time (synthesis) | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|")
