@@ -91,3 +91,22 @@ def test_a_prefill_has_the_same_bits_on_any_thread_count(
         store = talker.store(16)
         made.append((talker.prefill(x, store), store.keys[:, :, :, :11].copy()))
     assert np.array_equal(made[0][0], made[1][0]) and np.array_equal(made[0][1], made[1][1])
+
+
+def test_a_forked_child_runs_pieces_on_threads_of_its_own(sizes: Callable[[int], None]) -> None:
+    import os
+
+    if not hasattr(os, "fork") or WORKERS.cores < 2:
+        pytest.skip("no fork, or one thread here")
+    sizes(2)
+    WORKERS.run([lambda: None, lambda: None])  # the parent's threads exist
+    pid = os.fork()
+    if pid == 0:  # the child: its pieces must not wait for the parent's threads
+        import signal
+
+        signal.alarm(20)  # a child stuck waiting fails the test, not the suite
+        made: list[int] = []
+        WORKERS.run([lambda: made.append(1), lambda: made.append(2)])
+        os._exit(0 if sorted(made) == [1, 2] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -51,6 +51,10 @@ class Workers:
         self.held: str | None = None if blas is None else blas.filepath  # the BLAS whose threads stay at one
         self.cores = (os.cpu_count() or 1) if blas is not None else 1  # else a piece could run multi-threaded
         self.size = self.cores
+        self._start()
+        os.register_at_fork(after_in_child=self._start)  # a forked child has none of these threads
+
+    def _start(self) -> None:
         self._executor = ThreadPoolExecutor(self.cores - 1, "qwen-cpu") if self.cores > 1 else None
         self._scratch = threading.local()
         self._local = threading.local()
