@@ -2,7 +2,10 @@
 included, the speech decoder not) at batch sizes 1, 2, 4 and 8, each size in a fresh process (peak RSS),
 idle and with one core kept busy by another process; and whether every row's codes equal those of the
 first size given (batch 1 by default). With ``--runs N`` the sizes run N rounds, alternating, and the
-seconds are the median (the range beside it).
+seconds are the median (the range beside it). "Steps alone" leaves out the seconds spent in the rows'
+prefills (the backend's ``start``, timed in the run): each row's prefill is its own product whatever the
+batch (a row's bits must not depend on its neighbours), so only the steps share their weights' reads. On
+the mlx backend ``start`` is lazy and that column means little.
 
     .venv/bin/python benchmarks/batch.py [FOLDER] [--rows 8] [--frames 24] [--sizes 1,2,4,8] [--no-busy] [--runs 1]
 
@@ -55,13 +58,24 @@ def worker(folder: str, rows: int, frames: int, batch: int, codes_out: str) -> N
     warm = scheduler.Job(lambda: built[0], sampling, sampling, 2, 0)
     list(scheduler.run(model, deque([(0, warm)]), 1))
     jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built))
+    steps = model.steps()
+    start, prefill = steps.start, [0.0]
+
+    def timed_start(*args: object) -> object:
+        began = time.perf_counter()
+        try:
+            return start(*args)  # type: ignore[arg-type]
+        finally:
+            prefill[0] += time.perf_counter() - began
+
+    steps.start = timed_start  # type: ignore[method-assign]
     started = time.perf_counter()
     results = {index: np.array(codes.codes) for index, _, codes in scheduler.run(model, jobs, batch)}
     seconds = time.perf_counter() - started
     np.save(codes_out, np.stack([results[i] for i in range(rows)]))
     made = sum(r.shape[0] for r in results.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    print(json.dumps({"seconds": seconds, "frames": made, "peak_mb": peak}))
+    print(json.dumps({"seconds": seconds, "prefill": prefill[0], "frames": made, "peak_mb": peak}))
 
 
 def spin() -> None:
@@ -112,22 +126,26 @@ def main() -> None:
         print(f"{folder.name}: {args.rows} rows x {args.frames} frames, sampled, one voice; "
               f"{os.cpu_count()} cores; each size in its own process")
         first = sizes[0]
-        print(f"| batch | load | seconds | rows x frames/s | vs batch {first} | peak RSS "
-              f"| codes equal to batch {first} |")
-        print("|---:|---|---:|---:|---:|---:|---|")
+        print(f"| batch | load | seconds | rows x frames/s | vs batch {first} | prefills | steps alone: rows x "
+              f"frames/s | vs batch {first} | peak RSS | codes equal to batch {first} |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for busy in ([False] if args.no_busy else [False, True]):
             runs: dict[int, list[dict[str, float]]] = {batch: [] for batch in sizes}
             for _ in range(args.runs):  # the sizes alternate, so the VM's swings reach every size alike
                 for batch in sizes:
                     codes_out = str(Path(tmp) / f"codes-{batch}-{busy}.npy")
                     runs[batch].append(measure(str(folder), args.rows, args.frames, batch, codes_out, busy))
-            base = None
+            base = steps_base = None
             first_codes = None
             for batch in sizes:
                 seconds = sorted(run["seconds"] for run in runs[batch])
                 middle = seconds[len(seconds) // 2]
                 rate = runs[batch][0]["frames"] / middle
                 base = base or rate
+                alone = sorted(run["seconds"] - run["prefill"] for run in runs[batch])
+                prefill = sorted(run["prefill"] for run in runs[batch])[len(alone) // 2]
+                steps_rate = runs[batch][0]["frames"] / alone[len(alone) // 2]
+                steps_base = steps_base or steps_rate
                 codes = np.load(str(Path(tmp) / f"codes-{batch}-{busy}.npy"))
                 first_codes = codes if first_codes is None else first_codes
                 same = [bool(np.array_equal(a, b)) for a, b in zip(codes, first_codes, strict=True)]
@@ -136,7 +154,8 @@ def main() -> None:
                 spread = f" ({seconds[0]:.1f}-{seconds[-1]:.1f})" if len(seconds) > 1 else ""
                 peak = max(run["peak_mb"] for run in runs[batch])
                 print(f"| {batch} | {load} | {middle:.2f}{spread} | {rate:.2f} | {rate / base:.2f}x | "
-                      f"{peak / 1024:.2f} GB | {sum(same)}/{len(same)} rows ({differing} frames differ) |")
+                      f"{prefill:.2f} s | {steps_rate:.2f} | {steps_rate / steps_base:.2f}x | {peak / 1024:.2f} GB | "
+                      f"{sum(same)}/{len(same)} rows ({differing} frames differ) |")
 
 if __name__ == "__main__":
     main()
