@@ -6,8 +6,9 @@ on the same matrices, alternating, and whether each row's values are the same bi
 token's attention for rows with a store each (the talker's layers and heads, about 130 tokens a row): the
 attention kernel (``attention_kernel``) against numpy's products a row. Last, a prompt's prefill products (a
 talker layer's seven, at 86 and 160 tokens): OpenBLAS's own threads over the whole product against
-single-threaded pieces shared by the workers (``workers``), and whether each gives the same bits on one
-thread and on two.
+single-threaded pieces shared by the workers (``workers``), whether each gives the same bits on one
+thread and on two, and what joining eight prompts' tokens into one product would buy, and whether a
+prompt's rows keep their bits there (they do not: each row's prefill stays its own product).
 
     .venv/bin/python benchmarks/cpu_kernels.py
 """
@@ -153,6 +154,21 @@ def prefill_pieces() -> None:
         same = [all(np.array_equal(a, b) for a, b in zip(f(x, 1), f(x, 2), strict=True)) for f in (whole, pieces)]
         print(f"| {tokens} | {flops / blas * 2 / 1e9:.0f} GFLOP/s | {flops / split * 2 / 1e9:.0f} GFLOP/s | "
               f"{blas / split:.2f}x | {same[0]}, {same[1]} |")
+    prompts = [rng.standard_normal((tokens, 3072), dtype=np.float32) for tokens in (86, 93, 101, 88, 95, 90, 97, 92)]
+    joined = np.concatenate(prompts)
+    alone = together = 0.0
+    for _ in range(2):
+        alone += seconds(lambda: [pieces(x, cores) for x in prompts])
+        together += seconds(lambda: pieces(joined, cores))
+    flops = 2 * len(joined) * sum(w.size for w in weights)
+    outputs, first, kept = pieces(joined, cores), 0, 0
+    for x in prompts:
+        rows = [a[first : first + len(x)] for a in outputs]
+        kept += all(np.array_equal(a, b) for a, b in zip(rows, pieces(x, cores), strict=True))
+        first += len(x)
+    print(f"eight prompts ({len(joined)} tokens), pieces: one product a prompt {flops / alone * 2 / 1e9:.0f} GFLOP/s, "
+          f"joined {flops / together * 2 / 1e9:.0f} GFLOP/s ({alone / together:.2f}x); "
+          f"prompts whose rows keep their bits joined: {kept}/{len(prompts)}")
 
 
 if __name__ == "__main__":

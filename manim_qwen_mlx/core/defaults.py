@@ -58,9 +58,9 @@ TRANSCRIPT_CHARS_PER_SECOND = (3.0, 30.0)
 CACHE_INDEX_NAME = "cache.json"
 VOICE_STORE_FOLDER = ".voices"  # encoded reference voices, beside the narration cache
 BATCH_SIZE_ENV = "MANIM_QWEN_MLX_BATCH_SIZE"  # precache --batch-size
-# Rows in flight during precache: 2.4x batch 1 at 8 and 3.2x at 16 on 2 CPU cores, same peak memory
-# (0.6B dims, benchmarks/batch.py); the figures are in docs/performance.md.
-DEFAULT_BATCH_SIZE = 16
+# Rows in flight during precache: 32 narrations 1.1x faster than at 16 on 2 CPU cores for 0.3 GB more
+# at most, the tiny model's mlx steps 1.4x (0.6B dims, docs/performance.md); a shorter video runs whole.
+DEFAULT_BATCH_SIZE = 32
 
 # What a model download fetches: weights as safetensors only (nothing is unpickled), configs, tokenizer.
 DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.jinja")
