@@ -353,6 +353,8 @@ def test_a_failing_scene_shows_its_own_frame_and_cause(tmp_path: Path, body: str
     assert cause.lower() in shown.lower()
     if "MathTex" in body and shutil.which("latex"):
         assert "Undefined control sequence." in shown  # LaTeX's own words, wrapped onto manim's next line
+    elif "MathTex" in body:
+        assert "`latex` is not installed" in shown and "run precache again" in shown
     logged = re.search(r"the whole log: (\S+\.log)\)", shown)
     assert logged is not None, shown
     assert "Manim Community" in Path(logged.group(1)).read_text()  # manim's own text, kept whole
@@ -391,6 +393,12 @@ def test_an_error_keeps_the_lines_its_message_wraps_onto() -> None:
         "Undefined control sequence.",
     ]
     assert "Writing" not in "\n".join(shown[:3])  # the next record is not part of the message
+
+
+def test_missing_tex_tools_get_a_hint_and_other_failures_none() -> None:
+    missing = "FileNotFoundError: [Errno 2] No such file or directory: 'dvisvgm'\n"
+    assert "`dvisvgm` is not installed" in collect.missing_tool_hint(missing)
+    assert collect.missing_tool_hint("FileNotFoundError: [Errno 2] No such file or directory: 'data.csv'\n") == ""
 
 
 def test_an_unspeakable_narration_is_reported_and_the_rest_go_on(scene_env: dict[str, str], tmp_path: Path) -> None:

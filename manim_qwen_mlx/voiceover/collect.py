@@ -138,6 +138,7 @@ def run_scenes(scene_file: Path, scenes: tuple[str, ...] = (), cwd: Path | None 
             raise SceneRunError(
                 f"Running {scene_file} failed while collecting its narrations"
                 f"{f' (the whole log: {kept})' if kept else ''}:{stopped}\n{failure_excerpt(output, scene_file)}"
+                f"{missing_tool_hint(output)}"
             )
         return Collected(requests, problems)
 
@@ -159,6 +160,20 @@ def failure_excerpt(output: str, scene_file: Path) -> str:
     if len(trace) > EXCERPT_LINES:
         trace = [*trace[:12], "  ...", *trace[-(EXCERPT_LINES - 13) :]]
     return "\n".join([*errors, *trace])
+
+
+MISSING_TEX = re.compile(r"No such file or directory: '(latex|xelatex|lualatex|dvisvgm)'")
+
+
+def missing_tool_hint(output: str) -> str:
+    """What to do when the scene stopped because manim's TeX tools are not installed (a new machine's
+    first MathTex), else nothing."""
+    found = MISSING_TEX.search(output)
+    if found is None:
+        return ""
+    return (f"\n`{found.group(1)}` is not installed: manim needs a LaTeX distribution for Tex and MathTex "
+            "(TeX Live with dvisvgm on Linux, MacTeX on macOS; manim's installation guide lists the packages). "
+            "Install it, then run precache again: nothing was synthesized or lost.")
 
 
 def _error_lines(lines: list[str]) -> list[str]:
