@@ -101,6 +101,25 @@ def reference(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def numpy_cpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Loads in this test choose the numpy-cpu backend, Linux's default, whatever the environment chose
+    (``MANIM_QWEN_MLX_FAST_CPU=0``, or a Mac, whose GPU is set aside for the test: MLX on the CPU)."""
+    import mlx.core as mx
+
+    from manim_qwen_mlx.core.defaults import FAST_CPU_ENV, PRECISION_ENV
+
+    monkeypatch.setenv(FAST_CPU_ENV, "1")
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    previous = mx.default_device()
+    try:
+        mx.set_default_device(mx.cpu)
+    except Exception as exc:  # an MLX build without a CPU device: numpy-cpu cannot run here
+        pytest.skip(f"MLX cannot run on the CPU here ({exc}), so neither can the numpy-cpu backend")
+    yield
+    mx.set_default_device(previous)
+
+
+@pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "voiceovers"
 

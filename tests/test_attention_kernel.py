@@ -1,15 +1,13 @@
 """The attention kernel for rows with a store each: numpy's values, each row's bit for bit whatever shares it."""
 
-import importlib
 import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_rows_kernel import compile_fails
+from test_rows_kernel import compile_fails, numba_kernel, without_numba
 
-from manim_qwen_mlx.backends import numpy_cpu
-from manim_qwen_mlx.backends.numpy_cpu import attention_kernel, stack
+from manim_qwen_mlx.backends.numpy_cpu import stack
 
 LAYERS, KV, HEADS, SIZE, CAPACITY = 3, 2, 6, 8, 40
 
@@ -29,7 +27,7 @@ def _numpy(q: np.ndarray, stores: list[stack.Store], layer: int) -> np.ndarray:
 
 def _kernel(q: np.ndarray, stores: list[stack.Store], layer: int) -> np.ndarray:
     lengths = np.array([store.length + 1 for store in stores], np.int64)
-    gathered = attention_kernel.RowStores([s.keys for s in stores], [s.values for s in stores], lengths)
+    gathered = numba_kernel("attention_kernel").RowStores([s.keys for s in stores], [s.values for s in stores], lengths)
     return gathered.attend(q, layer, SIZE**-0.5)
 
 
@@ -48,11 +46,11 @@ def test_the_kernel_gives_numpy_s_values_and_each_row_is_the_same_whatever_share
 
 
 def test_without_numba_numpy_runs_the_attention(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "manim_qwen_mlx.backends.numpy_cpu.attention_kernel", None)  # import fails
-    monkeypatch.delattr(numpy_cpu, "attention_kernel")
+    loaded = sys.modules.get("manim_qwen_mlx.backends.numpy_cpu.attention_kernel")
+    without_numba(monkeypatch, "attention_kernel")
     assert stack._row_stores() is None
     monkeypatch.undo()
-    assert importlib.import_module("manim_qwen_mlx.backends.numpy_cpu.attention_kernel") is attention_kernel
+    assert sys.modules.get("manim_qwen_mlx.backends.numpy_cpu.attention_kernel") is loaded
 
 
 def test_a_kernel_that_cannot_compile_leaves_numpy_and_says_so(

@@ -77,6 +77,7 @@ def test_a_transposed_view_of_the_upsampling_weights_is_copied_once_into_product
     assert np.abs(stand_in(np.array(x[0])) - want[0]).max() <= 1e-5 * np.abs(want).max()
 
 
+@pytest.mark.usefixtures("numpy_cpu")
 def test_the_decoder_can_be_called_directly_after_the_swap(tiny_model: Path) -> None:
     """mlx-audio's own paths call the decoder (an mx.compile wrapper when loaded) directly."""
     from manim_qwen_mlx.model import loader

@@ -62,18 +62,19 @@ def test_fast_layer_equals_mlx_layer(shape: tuple) -> None:
     assert np.abs(got - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-6)
 
 
+@pytest.mark.usefixtures("numpy_cpu")
 def test_whole_synthesis_matches_the_stock_path(
     tiny_model: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stock_copy = Path(__import__("shutil").copytree(tiny_model, tmp_path / "stock"))
     voice, settings = Voice.from_options(reference), SynthesisSettings(max_tokens=FRAMES)
     fast = engine.synthesize("A circle. Watch it grow.", voice, settings, ModelRef.resolve(tiny_model)).samples
-    monkeypatch.setenv("MANIM_QWEN_MLX_FAST_CPU", "0")
-    stock = engine.synthesize("A circle. Watch it grow.", voice, settings, ModelRef.resolve(stock_copy)).samples
     # On the CPU the fast path swaps the decoder's layers; on a GPU (a Mac) it rightly leaves them.
     assert device.is_cpu() == any(
         isinstance(m, FastConv1d) for _, m in loader.load(tiny_model.resolve()).speech_tokenizer.decoder.named_modules()
     )
+    monkeypatch.setenv("MANIM_QWEN_MLX_FAST_CPU", "0")
+    stock = engine.synthesize("A circle. Watch it grow.", voice, settings, ModelRef.resolve(stock_copy)).samples
     assert not any(
         isinstance(m, FastConv1d) for _, m in loader.load(stock_copy.resolve()).speech_tokenizer.decoder.named_modules()
     )

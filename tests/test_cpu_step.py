@@ -105,6 +105,7 @@ def test_numpy_reads_the_loaded_weights_in_place(tiny_model: Path) -> None:
 
 
 @pytest.mark.parametrize("position", [0, 1, 4])
+@pytest.mark.usefixtures("numpy_cpu")
 def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, position: int) -> None:
     """Bit for bit, not only the codes: the steps' products and attention never mix rows' arithmetic."""
     model = loader.load(deep)

@@ -82,3 +82,108 @@ def test_speaker_mel_uses_a_periodic_hann_window() -> None:
     ours = np.array(model_fixes.speaker_mel(mx.array(audio)))[0]
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, atol=1e-5)  # a symmetric window is off by 1e-2
+
+
+def test_on_the_installed_mlx_audio_every_fix_applies() -> None:
+    states = model_fixes.states()
+    assert [s.name for s in states] == [f.name for f in model_fixes.FIXES]
+    assert all(s.applies is True and s.detail == "applied at load" for s in states)
+
+
+@pytest.fixture
+def official_mlx_audio(monkeypatch: pytest.MonkeyPatch):
+    """A stand-in for an mlx-audio that made all four fixes upstream: its classes patched to compute what
+    the official implementation does, the probes asked afresh; all put back afterwards."""
+    from mlx_audio.codec.models.mimi.modules.transformer import MlpNoGating
+    from mlx_audio.tts.models.qwen3_tts import qwen3_tts
+    from mlx_audio.tts.models.qwen3_tts.speech_tokenizer import Qwen3TTSSpeechTokenizer
+
+    transformer_call, decode = DecoderTransformer.__call__, Qwen3TTSSpeechTokenizer.decode
+    mlp_init = MlpNoGating.__init__
+
+    def windowed(self, inputs_embeds, mask=None, cache=None):
+        offset = cache[0].offset if cache is not None else 0
+        if mask is None and offset + inputs_embeds.shape[1] > 1:
+            window = int(self.config.sliding_window)
+            mask = model_fixes.sliding_window_mask(offset, inputs_embeds.shape[1], window).astype(inputs_embeds.dtype)
+        return transformer_call(self, inputs_embeds, mask, cache)
+
+    def every_frame(self, audio_codes):
+        wav, _ = decode(self, audio_codes)
+        return wav, mx.full((audio_codes.shape[0],), audio_codes.shape[1] * self.decode_upsample_rate, dtype=mx.int32)
+
+    def exact(self, cfg):
+        mlp_init(self, cfg)
+        self.activation = nn.gelu
+
+    monkeypatch.setattr(DecoderTransformer, "__call__", windowed)
+    monkeypatch.setattr(Qwen3TTSSpeechTokenizer, "decode", every_frame)
+    monkeypatch.setattr(MlpNoGating, "__init__", exact)
+    monkeypatch.setattr(qwen3_tts, "mel_spectrogram", lambda audio, **_: model_fixes.speaker_mel(audio))
+    model_fixes.states.cache_clear()
+    model_fixes.fix_probes.tiny_tokenizer.cache_clear()
+    yield
+    monkeypatch.undo()
+    model_fixes.states.cache_clear()
+    model_fixes.fix_probes.tiny_tokenizer.cache_clear()
+
+
+def test_no_fix_is_applied_where_mlx_audio_already_computes_it(
+    official_mlx_audio: None, fixed_model, tiny_model: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from manim_qwen_mlx.audio.clips import load_reference
+
+    states = model_fixes.states()
+    assert [s.applies for s in states] == [False] * 4
+    assert all("not needed" in s.detail for s in states)
+    stand_in = loader.load(Path(shutil.copytree(tiny_model, tmp_path / "official")))  # not the shared load
+    pre_transformer = dict(stand_in.speech_tokenizer.decoder.items())["pre_transformer"]
+    assert type(pre_transformer) is DecoderTransformer  # no window of ours on top of theirs
+    assert "decode_every_frame" not in stand_in.speech_tokenizer.decode.__qualname__  # nor a length of ours
+    # What the stand-in computes unfixed is what the fixed installed mlx-audio computes: nothing twice.
+    codes = mx.array(np.random.default_rng(0).integers(0, 64, (1, 80, 16)).astype(np.int32))  # past the window
+    codes[:, 5, 0] = 0
+    for ours, theirs in zip(stand_in.speech_tokenizer.decode(codes), fixed_model.speech_tokenizer.decode(codes),
+                            strict=True):
+        np.testing.assert_allclose(np.array(ours), np.array(theirs), atol=1e-5)
+    clip = mx.array(load_reference(Path(__file__).parents[1] / "example_scenes" / "voices" / "espeak.wav"))
+    np.testing.assert_allclose(np.array(stand_in.speech_tokenizer.encode(clip[None, None])),
+                               np.array(fixed_model.speech_tokenizer.encode(clip[None, None])))
+    np.testing.assert_allclose(np.array(stand_in.module.extract_speaker_embedding(clip)),
+                               np.array(fixed_model.module.extract_speaker_embedding(clip)), atol=1e-5)
+
+
+def test_a_probe_that_cannot_run_leaves_its_fix_out_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    from manim_qwen_mlx.model import doctor
+
+    def changed() -> bool:
+        raise AttributeError("'DecoderTransformer' object has no attribute 'config'")
+
+    applied: list[str] = []
+
+    def recorded(fix: model_fixes.Fix) -> model_fixes.Fix:
+        return replace(fix, apply=lambda model: applied.append(fix.name) or model)
+
+    first, *others = model_fixes.FIXES
+    monkeypatch.setattr(model_fixes, "FIXES", (replace(recorded(first), still_wrong=changed), *map(recorded, others)))
+    model_fixes.states.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="manim.qwen_mlx"):
+            states = model_fixes.states()
+        assert states[0].applies is None and "probe failed" in states[0].detail
+        assert "decoder window fix (AttributeError" in caplog.text and "it is not applied" in caplog.text
+        model = object()
+        assert model_fixes.apply(model) is model
+        assert applied == [fix.name for fix in others]  # the others, in order; never the one not probed
+        checks = {check.name: check for check in doctor._fixes()}
+        assert checks["decoder window"].status == "warn" and "reinstall" in checks["decoder window"].fix
+        assert checks["decoded length"].status == "ok" and "applied at load" in checks["decoded length"].detail
+    finally:
+        monkeypatch.undo()
+        model_fixes.states.cache_clear()

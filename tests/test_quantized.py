@@ -42,6 +42,7 @@ def test_fixtures_are_quantized_as_mlx_community_does(tiny_model_8bit: Path, tin
         assert {str(v.dtype) for v in weights.values()} == {"mlx.core.uint32", "mlx.core.bfloat16"}
 
 
+@pytest.mark.usefixtures("numpy_cpu")
 def test_on_the_cpu_a_quantized_model_runs_in_float32(tiny_model_8bit: Path, tmp_path: Path) -> None:
     model = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "m")))
     if device.is_cpu():

@@ -22,6 +22,7 @@ def _stored(folder: Path) -> Any:
 
 
 @pytest.mark.parametrize("which", ["tiny_model", "tiny_model_8bit"])
+@pytest.mark.usefixtures("numpy_cpu")
 def test_rows_equal_the_stored_tensor_widened(which: str, request: pytest.FixtureRequest) -> None:
     folder = request.getfixturevalue(which)
     model = loader.load(folder)

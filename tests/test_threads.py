@@ -25,6 +25,7 @@ def test_free_cores() -> None:
     assert threads.free_cores(5.0, 2) == 1
 
 
+@pytest.mark.skipif(not threads.STAT.exists(), reason="no /proc/stat here (macOS): the count stays as configured")
 def test_the_machine_s_load_is_read() -> None:
     first = threads.busy_seconds()
     assert first is not None and first > 0
@@ -71,6 +72,22 @@ def test_work_beside_the_steps_holds_a_core_until_it_is_done(
     assert WORKERS._local.size is None
     cpu.adjust()
     assert cpu.threads == 2 and heard == [2, 1, 2]
+
+
+def test_without_proc_stat_the_count_stays_as_configured(
+    monkeypatch: pytest.MonkeyPatch, heard: list[int], tmp_path
+) -> None:
+    monkeypatch.setattr(threads, "STAT", tmp_path / "no-stat")  # as on a Mac
+    monkeypatch.delenv("MANIM_QWEN_MLX_BLAS_THREADS", raising=False)
+    assert threads.busy_seconds() is None
+    cpu = threads.CpuThreads(heard.append)
+    assert not cpu.enabled and cpu.threads == (os.cpu_count() or 1)
+    for _ in range(3):
+        cpu.adjust()  # no error, no change
+    assert cpu.threads == (os.cpu_count() or 1) and heard == []
+    cpu.enabled = True  # even when asked to read it, a missing file turns the reading off
+    cpu.adjust()
+    assert not cpu.enabled and cpu.threads == (os.cpu_count() or 1)
 
 
 def test_a_fixed_count_wins(monkeypatch: pytest.MonkeyPatch, heard: list[int]) -> None:

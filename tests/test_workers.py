@@ -74,6 +74,7 @@ def test_the_decoder_s_stages_have_the_same_bits_on_any_thread_count(
     assert made[0].shape[1] > 9 and np.array_equal(made[0], made[1])
 
 
+@pytest.mark.usefixtures("numpy_cpu")
 def test_a_prefill_has_the_same_bits_on_any_thread_count(
     tiny_model: Path, sizes: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:

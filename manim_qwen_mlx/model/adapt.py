@@ -7,10 +7,11 @@ Each step is a named function that takes the model and returns it, applied in th
 2. precision: dequantize and widen to float32, layer by layer as each is read, when the backend runs
    float32 (before the swaps, which view float32 weights in place);
 3. evaluate the rest of the weights (a truncated file fails here or in 2, at load);
-4. ``fixes``: what makes mlx-audio compute what the official implementation does (before any swap, so
-   the swapped layers inherit the fixed behaviour);
+4. ``fixes``: what makes mlx-audio compute what the official implementation does, where the installed
+   mlx-audio still needs it (before any swap, so the swapped layers inherit the fixed behaviour; the
+   speaker embedding's mel spectrogram among them);
 5. ``backend.after_fixes``: the backend's layer swaps (numpy-cpu: the decoder's stages);
-6. the voice store around the reference encoder and the fixed speaker-embedding extractor.
+6. the voice store around the reference encoder and the speaker-embedding extractor.
 """
 
 from __future__ import annotations
@@ -52,15 +53,8 @@ def read_weights(model: MlxAudioTTS, folder: Path, backend: Backend) -> MlxAudio
 
 def adapt(model: MlxAudioTTS, folder: Path, backend: Backend) -> LoadedTTS:
     """Steps 4 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
-    steps: list[Step] = [
-        fixes.fix_sliding_window,
-        fixes.fix_valid_length,
-        fixes.fix_exact_gelu,
-        backend.after_fixes,
-    ]
-    for step in steps:
-        model = step(model)
+    model = backend.after_fixes(fixes.apply(model))
     # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.
     store = VoicePromptStore(f"{folder}|fixes-{fixes.FIXES_VERSION}")
-    model = remember_voice_prompts(model, store, fixes.speaker_embedding_with_periodic_hann(model))
+    model = remember_voice_prompts(model, store)
     return LoadedTTS(model, TTSConfig.of(model.config), backend, store, folder)

@@ -37,6 +37,7 @@ def run_checks(model: str | None = None, aligner: str | None = None, asr: str | 
         from manim_qwen_mlx.backends import choose
 
         checks.append(Check("backend", "ok", choose().reason))
+        checks.extend(_fixes())
     checks.append(_model(model))
     if device.status != "fail":
         from manim_qwen_mlx.model import stt
@@ -61,6 +62,18 @@ def _companion(name: str, option: str, model: str, load: Callable[[Path], object
     except Exception as exc:  # any failure to load is the finding itself
         return Check(name, "warn", f"{path} does not load ({exc}): {without}", f"manim-qwen-mlx download {ref.name}")
     return Check(name, "ok", f"{ref} at {path}")
+
+
+def _fixes() -> list[Check]:
+    """Each load-time fix to mlx-audio: applied (it still computes otherwise), not needed, or not probed."""
+    from manim_qwen_mlx.model import fixes
+
+    untested = "this mlx-audio is not one the suite has run: reinstall manim-qwen-mlx for the version it pins"
+    return [
+        Check(state.name, "warn" if state.applies is None else "ok", f"mlx-audio fix {state.detail} ({state.corrects})",
+              untested if state.applies is None else "")
+        for state in fixes.states()
+    ]
 
 
 def _packages() -> list[Check]:

@@ -13,19 +13,27 @@ mlx-audio's objects for correctness (the numpy-cpu backend swaps layers for spee
 4. The speaker encoder's mel spectrogram uses a periodic Hann window (``torch.hann_window``), not a
    symmetric one.
 
-Each fix is a named function that takes and returns the model; ``model.adapt`` applies them in order
-(fix 4 goes in with the voice store, which remembers what it computes). Audio changes with these fixes,
-so ``FIXES_VERSION`` is part of the cache schema and of the stored voice prompts' key: bump it whenever
-a fix is added or changed.
+Each fix is a named function that takes and returns the model, with a probe (``fix_probes``) that
+tells whether the installed mlx-audio still computes what it corrects. ``apply`` applies, in order,
+only the fixes whose probe says so, so a newer mlx-audio that made one upstream is never fixed twice;
+``states`` says which apply (``doctor`` prints it). Audio changes with these fixes, so ``FIXES_VERSION``
+is part of the cache schema and of the stored voice prompts' key: bump it whenever a fix is added or
+changed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from manim_qwen_mlx.backends.base import MlxAudioTTS
+from manim_qwen_mlx.core.defaults import LOGGER_NAME
+from manim_qwen_mlx.model import fix_probes
 
+log = logging.getLogger(LOGGER_NAME)
 FIXES_VERSION = 1
 SPEAKER_MEL = {"n_fft": 1024, "num_mels": 128, "sample_rate": 24_000, "hop": 256, "fmin": 0.0, "fmax": 12_000.0}
 
@@ -47,6 +55,66 @@ def fix_exact_gelu(model: MlxAudioTTS) -> MlxAudioTTS:
     """Fix 3: the reference encoder's transformer uses exact GELU."""
     if getattr(model.speech_tokenizer, "encoder_model", None) is not None:
         _exact_gelu(model.speech_tokenizer.encoder_model.encoder_transformer)
+    return model
+
+
+def fix_speaker_mel(model: MlxAudioTTS) -> MlxAudioTTS:
+    """Fix 4: the speaker embedding is computed from the official mel spectrogram."""
+    if getattr(model, "speaker_encoder", None) is not None:
+        model.extract_speaker_embedding = speaker_embedding_with_periodic_hann(model)
+    return model
+
+
+@dataclass(frozen=True)
+class Fix:
+    name: str
+    corrects: str  # what mlx-audio computes that the official implementation does not
+    still_wrong: Callable[[], bool]  # the probe
+    apply: Callable[[MlxAudioTTS], MlxAudioTTS]
+
+
+@dataclass(frozen=True)
+class FixState:
+    name: str
+    corrects: str
+    applies: bool | None  # None: the probe could not run, so the fix is left out
+    detail: str
+
+
+FIXES = (
+    Fix("decoder window", "the speech decoder attends past its sliding window", fix_probes.unwindowed_decoder,
+        fix_sliding_window),
+    Fix("decoded length", "frames whose first code is 0 are cut from a decode", fix_probes.trims_code_zero,
+        fix_valid_length),
+    Fix("exact GELU", "the reference encoder uses tanh-approximate GELU", fix_probes.approximate_gelu,
+        fix_exact_gelu),
+    Fix("speaker mel", "the speaker encoder's mel uses a symmetric Hann window", fix_probes.symmetric_speaker_window,
+        fix_speaker_mel),
+)
+
+
+@cache
+def states() -> tuple[FixState, ...]:
+    """Each fix and whether the installed mlx-audio needs it (probed once per process)."""
+    found = []
+    for fix in FIXES:
+        try:
+            wrong = fix.still_wrong()
+        except Exception as exc:  # mlx-audio's code changed under the probe: never patch what we cannot test
+            log.warning("Could not probe mlx-audio for the %s fix (%s: %s); it is not applied.", fix.name,
+                        type(exc).__name__, exc)
+            found.append(FixState(fix.name, fix.corrects, None, f"not applied: the probe failed ({exc})"))
+            continue
+        detail = "applied at load" if wrong else "not needed: this mlx-audio already computes it officially"
+        found.append(FixState(fix.name, fix.corrects, wrong, detail))
+    return tuple(found)
+
+
+def apply(model: MlxAudioTTS) -> MlxAudioTTS:
+    """The fixes this mlx-audio still needs, applied in order."""
+    for fix, state in zip(FIXES, states(), strict=True):
+        if state.applies:
+            model = fix.apply(model)
     return model
 
 

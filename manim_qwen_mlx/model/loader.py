@@ -24,7 +24,7 @@ from manim_qwen_mlx.model.loaded import LoadedTTS
 
 log = logging.getLogger(LOGGER_NAME)
 
-_loaded: dict[Path, LoadedTTS] = {}
+_loaded: dict[tuple[Path, backends.Backend], LoadedTTS] = {}  # a process may load one folder for two backends
 _load_lock = threading.Lock()
 
 
@@ -122,13 +122,13 @@ def read_info(path: Path) -> ModelInfo:
 
 
 def load(path: Path) -> LoadedTTS:
-    """The model in ``path``, loaded on first use (adapted for the backend chosen now) and then shared."""
+    """The model in ``path``, loaded on first use for the backend chosen now, and then shared."""
     with _load_lock:
-        if path in _loaded:
-            return _loaded[path]
-        log.info("Loading Qwen3-TTS model from %s", path)
         prepare_blas()
         backend = backends.choose()
+        if (path, backend) in _loaded:
+            return _loaded[path, backend]
+        log.info("Loading Qwen3-TTS model from %s", path)
         log.info("Backend: %s", backend.reason)
         from mlx_audio.tts.utils import load_model
 
@@ -140,8 +140,8 @@ def load(path: Path) -> LoadedTTS:
                 f"The text or speech tokenizer in {path} did not load ({printed.strip()}). "
                 "Download the model folder again."
             )
-        _loaded[path] = adapt(model, path, backend)
-        return _loaded[path]
+        _loaded[path, backend] = adapt(model, path, backend)
+        return _loaded[path, backend]
 
 
 def quiet_load(load_model: Callable[[Path], Any], path: Path, what: str) -> tuple[Any, str]:

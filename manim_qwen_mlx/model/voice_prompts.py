@@ -94,12 +94,12 @@ class VoicePromptStore:
             log.debug("Could not keep the voice prompt %s: %s", name, exc)
 
 
-def remember_voice_prompts(model: MlxAudioTTS, store: VoicePromptStore, extract_speaker_embedding: Any) -> MlxAudioTTS:
-    """Route the model's reference encoder and speaker-embedding extractor (the fixed one) through
-    ``store``. Replaced on the model, not only called by us: mlx-audio's own paths on it call both."""
+def remember_voice_prompts(model: MlxAudioTTS, store: VoicePromptStore) -> MlxAudioTTS:
+    """Route the model's reference encoder and speaker-embedding extractor (as fixed) through ``store``.
+    Replaced on the model, not only called by us: mlx-audio's own paths on it call both."""
     tokenizer = model.speech_tokenizer
     if getattr(tokenizer, "has_encoder", False):
         tokenizer.encode = store.remembered("codes", tokenizer.encode)
     if getattr(model, "speaker_encoder", None) is not None:
-        model.extract_speaker_embedding = store.remembered("speaker", extract_speaker_embedding)
+        model.extract_speaker_embedding = store.remembered("speaker", model.extract_speaker_embedding)
     return model

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.numpy_cpu.workers import PIECE_COLUMNS, WORKERS
+from manim_qwen_mlx.backends.numpy_cpu.workers import WORKERS
 from manim_qwen_mlx.backends.tree import float32_view
 from manim_qwen_mlx.core.defaults import LOGGER_NAME
 
@@ -23,21 +23,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(LOGGER_NAME)
 
-MATRIX_ROWS = 4  # without numba, fewer rows run as matrix-vector products (OpenBLAS's 2-row product is slower)
+BLOCK_ROWS = 8  # without numba, rows go through BLAS in blocks of this many, the last one padded
 
 
 def _blas_rows(weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The steps' product without numba: pieces of the outputs on the cores (``workers``)."""
-    if len(rows) >= MATRIX_ROWS:
-        return WORKERS.product(rows, weight)
-    out = np.empty((len(rows), weight.shape[0]), np.float32)
-
-    def piece(first: int) -> Callable[[], object]:
-        part, last = weight[first : first + PIECE_COLUMNS], first + PIECE_COLUMNS
-        return lambda: [np.matmul(part, row, out=out[index, first:last]) for index, row in enumerate(rows)]
-
-    WORKERS.run([piece(first) for first in range(0, weight.shape[0], PIECE_COLUMNS)])
-    return out
+    """The steps' product without numba: blocks of ``BLOCK_ROWS`` rows, each in pieces of the outputs on
+    the cores (``workers``). One shape for every block makes BLAS round a row the same whatever rows share
+    its block; a product over however many rows there are (or a matrix-vector one for a single row) does
+    not."""
+    count = len(rows)
+    padded = np.zeros((-(-count // BLOCK_ROWS) * BLOCK_ROWS, rows.shape[1]), np.float32)
+    padded[:count] = rows
+    out = np.empty((len(padded), weight.shape[0]), np.float32)
+    for first in range(0, len(padded), BLOCK_ROWS):
+        out[first : first + BLOCK_ROWS] = WORKERS.product(padded[first : first + BLOCK_ROWS], weight)
+    return out[:count]
 
 
 def _kernel(name: str, instead: str) -> ModuleType | None:
