@@ -1,7 +1,17 @@
 """Same speech as the official qwen-tts: our outputs against its outputs for the suite's tiny checkpoint.
 
 tests/data/parity.npz comes from scripts/parity/run.sh (the official implementation in its own venv).
-Greedy decoding, so the codes must be equal, not just close.
+Greedy decoding. Every test runs on both backends, numpy-cpu (MLX on the CPU) and mlx (wherever MLX
+runs: the CPU here, a Mac's GPU there), and asserts on each:
+
+- codes (the reference's, and 75 greedy frames in six runs): equal on the CPU, on both backends;
+- on a GPU, whose float32 sums run in another order, a greedy choice may differ only where the official
+  code's logit stands less than ``TIE`` from another's. The official codes are fed back and every choice
+  is checked; the free-running codes must be equal up to the first such near tie. ``TIE`` is 13x the
+  largest logit difference the two CPU backends' orders of the same sums make (7.5e-8), and the smallest
+  gap in the data is 6.9e-7 (``benchmarks/parity_margins.py``);
+- speaker embedding within 1e-5 of its largest value, decoded waveforms >= 60 dB from the official
+  (measured: 151 dB on numpy-cpu, docs/fidelity.md), on every backend and device.
 """
 
 from pathlib import Path
@@ -12,11 +22,14 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from manim_qwen_mlx.backends import device
+from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
 from manim_qwen_mlx.model import loader
 from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
 DATA = np.load(REPO / "tests" / "data" / "parity.npz")
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
+TIE = 1e-6  # on a GPU, choices this close may go either way (see the docstring)
 
 
 def _snr_db(reference: np.ndarray, ours: np.ndarray) -> float:
@@ -24,12 +37,18 @@ def _snr_db(reference: np.ndarray, ours: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(reference**2) / max(np.sum((reference - ours) ** 2), 1e-30)))
 
 
-@pytest.fixture(scope="module")
-def model(tiny_model: Path) -> Any:
-    return loader.load(tiny_model)
+@pytest.fixture(params=["numpy-cpu", "mlx"])
+def model(request: pytest.FixtureRequest, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    if request.param == "numpy-cpu":
+        request.getfixturevalue("numpy_cpu")
+    else:
+        monkeypatch.setenv(FAST_CPU_ENV, "0")
+    loaded = loader.load(tiny_model)  # each backend's load is kept for the next test
+    assert loaded.backend.name == request.param
+    return loaded
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def voice(model: Any) -> prompt.VoicePrompt:
     return sentence.voice_prompt(model, "clone", DATA["clip_24k"], str(DATA["ref_text"]))
 
@@ -40,6 +59,29 @@ def test_reference_codes_and_speaker_embedding(voice: prompt.VoicePrompt) -> Non
     np.testing.assert_allclose(x_vector, DATA["x_vector"], rtol=0, atol=1e-5 * np.abs(DATA["x_vector"]).max())
 
 
+def _forced_gaps(model: Any, built: Any, expected: np.ndarray, penalty: float) -> list[tuple[int, float]]:
+    """(frame, gap) of every greedy choice with the official codes fed back: how far the official code's logit
+    stands above the best other code's, as the policy sees them (the first codebook's after the repetition
+    penalty and masks). A negative gap is a choice this backend makes otherwise."""
+    policy = decode.RowPolicy(model.config, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, len(expected), 0)
+    steps = model.steps()
+    row, gaps = steps.start(built, len(expected)), []
+    for index, frame in enumerate(expected):
+        mask = policy.too_early if index < decode.MIN_FRAMES else policy.allowed
+        choices = [np.array(decode._penalize(steps.talk([row]), policy.history, penalty) + mask)[0]]
+        forced = iter(frame[1:])
+
+        def draw(logits: Any, forced: Any = forced, choices: list[np.ndarray] = choices) -> Any:
+            choices.append(np.array(logits)[0])
+            return mx.array([int(next(forced))])
+
+        steps.frame([row], [int(frame[0])], draw)
+        policy.accept(frame)
+        for official, logits in zip(frame, choices, strict=True):
+            gaps.append((index, float(logits[official] - np.delete(logits, official).max())))
+    return gaps
+
+
 @pytest.mark.parametrize("streaming", [False, True], ids=["flat", "streaming"])
 @pytest.mark.parametrize("penalty", [1.0, 1.05, 1.5])
 def test_greedy_codes_equal_the_official(
@@ -47,9 +89,20 @@ def test_greedy_codes_equal_the_official(
 ) -> None:
     expected = DATA[f"codes_{'streaming' if streaming else 'flat'}_{penalty}"]
     built = prompt.build(model, str(DATA["text"]), voice, "auto", streaming)
+    gaps = _forced_gaps(model, built, expected, penalty)
+    assert len(gaps) == 16 * len(expected)
+    if device.is_cpu():
+        assert min(gap for _, gap in gaps) > 0  # every choice the official one, teacher-forced
+    else:
+        assert min(gap for _, gap in gaps) > -TIE  # otherwise only at a near tie
     result = scheduler.generate(model, built, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, 75)
-    np.testing.assert_array_equal(np.array(result.codes), expected)
-    assert result.ended == (len(expected) < 75)
+    ours = np.array(result.codes)
+    ties = [frame for frame, gap in gaps if abs(gap) < TIE]
+    if device.is_cpu() or not ties:
+        np.testing.assert_array_equal(ours, expected)
+        assert result.ended == (len(expected) < 75)
+    else:  # free-running greedy decoding diverges after a tie that went the other way
+        np.testing.assert_array_equal(ours[: ties[0]], expected[: ties[0]])
 
 
 def test_clone_waveform_matches_the_official(model: Any) -> None:
