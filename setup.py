@@ -1,5 +1,5 @@
-"""Everything is in pyproject.toml but one file: the wheel's .pth, which silences manim-voiceover's SoX
-probe from the moment Python starts (manim_qwen_mlx/quiet_sox.py says why)."""
+"""Everything is in pyproject.toml but one file: the .pth, which silences manim-voiceover's SoX probe from
+the moment Python starts (manim_qwen_mlx_quiet_sox.py says why), in the wheel and in an editable install."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 PTH_NAME = "manim_qwen_mlx_quiet_sox.pth"
-PTH_LINE = "import manim_qwen_mlx\n"  # installs the hook; the import costs a few milliseconds
+PTH_LINE = "import manim_qwen_mlx_quiet_sox\n"  # installs the hook; one small module, not our package
 
 
 class BuildPyWithPth(build_py):
@@ -15,13 +15,11 @@ class BuildPyWithPth(build_py):
 
     def run(self) -> None:
         super().run()
-        if not self.editable_mode:
-            target = Path(self.build_lib) / PTH_NAME
-            target.write_text(PTH_LINE, encoding="utf-8")
+        target = Path(self.build_lib) / PTH_NAME
+        target.write_text(PTH_LINE, encoding="utf-8")
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
-        outputs = list(super().get_outputs(include_bytecode))
-        return outputs if self.editable_mode else [*outputs, str(Path(self.build_lib) / PTH_NAME)]
+        return [*super().get_outputs(include_bytecode), str(Path(self.build_lib) / PTH_NAME)]
 
 
 setup(cmdclass={"build_py": BuildPyWithPth})

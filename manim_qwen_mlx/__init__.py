@@ -6,7 +6,10 @@ and MLX load only when first used.
 
 from __future__ import annotations
 
-from manim_qwen_mlx import quiet_sox
+import os
+
+import manim_qwen_mlx_quiet_sox  # noqa: F401  # installs the SoX hook where the .pth did not (see that module)
+from manim_qwen_mlx.core.defaults import COLLECT_ENV
 from manim_qwen_mlx.core.errors import (
     CacheError,
     InvalidTextError,
@@ -20,9 +23,12 @@ from manim_qwen_mlx.core.errors import (
     VoiceError,
 )
 
-quiet_sox.install()
+if os.environ.get(COLLECT_ENV):  # precache's dry run of the user's scenes: their failure in full
+    from manim_qwen_mlx import plain_traceback
 
-TYPE_CHECKING = False  # not typing's: the wheel's .pth imports this package in every Python start-up
+    plain_traceback.install()
+
+TYPE_CHECKING = False  # not typing's: keep this import light
 if TYPE_CHECKING:
     from manim_qwen_mlx.voiceover.service import QwenMLXService
 

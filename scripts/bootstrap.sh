@@ -53,3 +53,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+# An editable install gets no .pth from setup.py (the wheel does): without it manim-voiceover's SoX probe
+# warns on `manim render` whenever manim loads that plugin before ours (manim_qwen_mlx_quiet_sox.py).
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+[ -f "$site/manim_qwen_mlx_quiet_sox.pth" ] || echo "import manim_qwen_mlx_quiet_sox" > "$site/manim_qwen_mlx_quiet_sox.pth"

@@ -62,7 +62,8 @@ def test_precache_then_render_loads_no_model(scene_env: dict[str, str], tmp_path
     assert len({e["input_data"]["config"]["voice"]["ref_audio_sha256"] for e in entries}) == 2
 
     again = _cli(["precache", str(LOOP)], tmp_path, scene_env)
-    assert again.returncode == 0 and "5 already cached, 0 synthesized" in again.stdout
+    assert again.returncode == 0 and "5 narration(s), all already cached: nothing to synthesize" in again.stdout
+    assert "real time" not in again.stdout  # no "0.0 s of audio ... 0.00x real time"
     assert _cli(["precache", "--check", str(LOOP)], tmp_path, scene_env).returncode == 0
 
     render_scene(LOOP, "Loop", tmp_path, scene_env)
@@ -112,7 +113,8 @@ def test_precache_reports_a_broken_scene(tmp_path: Path) -> None:
     scene = tmp_path / "broken.py"
     scene.write_text("from manim import Scene\nclass Broken(Scene):\n    def construct(self):\n        1 / 0\n")
     result = CliRunner().invoke(main, ["precache", str(scene)])
-    assert result.exit_code == 1 and "ZeroDivisionError" in result.output and "Traceback (most" not in result.output
+    assert result.exit_code == collect.SCENE_FAILED == 3, result.output
+    assert "ZeroDivisionError" in result.output and "Traceback (most" not in result.output
 
 
 def test_cache_list_info_prune_clear(service_cache: Path, tmp_path: Path) -> None:
@@ -346,10 +348,10 @@ def test_a_failing_scene_shows_its_own_frame_and_cause(tmp_path: Path, body: str
     scene = tmp_path / "lesson.py"
     scene.write_text(f"from manim import *\n\n\nclass Lesson(Scene):\n    def construct(self):\n        {body}\n")
     result = _cli(["precache", str(scene)], tmp_path, {})
-    assert result.returncode != 0
+    assert result.returncode == collect.SCENE_FAILED
     shown = result.stdout + result.stderr
     line = 6 + body.count("\n")  # the failing line: the body's last
-    assert f"lesson.py:{line}" in shown and frame in shown  # the user's own line, not manim's last 15
+    assert re.search(rf'lesson\.py(:|", line ){line}\b', shown) and frame in shown  # the user's line, not manim's
     assert cause.lower() in shown.lower()
     if "MathTex" in body and shutil.which("latex"):
         assert "Undefined control sequence." in shown  # LaTeX's own words, wrapped onto manim's next line
@@ -388,6 +390,9 @@ def test_an_error_keeps_the_lines_its_message_wraps_onto() -> None:
         "ValueError: latex error converting to dvi.\n"
     )
     shown = collect.failure_excerpt(log, Path("lesson.py")).splitlines()
+    assert shown[:3] == ["│ /home/me/lesson.py:10 in construct │", "ValueError: latex error converting to dvi.",
+                         "manim logged:"]  # the user's frame and the exception first
+    shown = shown[3:]
     assert [line.strip() for line in shown[:2]] == [
         "[12/02/26 19:31:50] ERROR    LaTeX compilation error:    tex_file_writing.py:320",
         "Undefined control sequence.",
@@ -417,5 +422,5 @@ def test_an_unspeakable_narration_is_reported_and_the_rest_go_on(scene_env: dict
 def test_an_empty_narration_under_subcaptions_is_named(scene_env: dict[str, str], tmp_path: Path) -> None:
     """manim-voiceover's subcaptions divide by the text's length, so that scene stops; the error says why."""
     run = _cli(["precache", "--check", str(_gaps_scene(tmp_path, subcaptions=True))], tmp_path, scene_env)
-    assert run.returncode == 1
+    assert run.returncode == collect.SCENE_FAILED
     assert "It stopped after a narration that cannot be spoken: Nothing to say in ''" in run.stdout + run.stderr

@@ -65,6 +65,9 @@ def test_the_wheel_silences_the_sox_probe_from_python_start(tmp_path: Path) -> N
     rendered = render()
     assert "SoX could not be found" not in rendered and "sox: not found" not in rendered, rendered[-3000:]
     assert import_sox() == ""  # silenced from Python's start, before anything imports our package
+    ours = "import sys; print(sorted(m for m in sys.modules if 'qwen' in m))"
+    started = subprocess.check_output([python, "-c", ours], text=True)
+    assert started.strip() == "['manim_qwen_mlx_quiet_sox']"  # the .pth imports one small module, not the package
     (site / PTH).unlink()  # the control: without the .pth nothing watches that import
     loud = import_sox()
     assert "SoX could not be found" in loud and "sox: not found" in loud, loud

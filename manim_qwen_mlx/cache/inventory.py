@@ -11,6 +11,7 @@ from manim_qwen_mlx.cache import Entry, NarrationCache
 from manim_qwen_mlx.cache.key import cache_key
 from manim_qwen_mlx.cache.owners import Owner, recorded, with_owners
 from manim_qwen_mlx.core.defaults import SERVICE_NAME
+from manim_qwen_mlx.core.text import shorten
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,12 @@ def _item(cache: NarrationCache, entry: Entry, report: Report) -> Item:
     label = {
         "clone": f"clone {str(voice.get('ref_audio_sha256'))[:8]}",
         "preset": f"speaker {voice.get('speaker')}",
-        "design": f"design {str(voice.get('instruct'))[:12]}",
+        "design": f"design {shorten(str(voice.get('instruct')), 12)}",
     }.get(str(voice.get("kind")), "?")
     model = str((config.get("model") or {}).get("model", "?"))
     audio = cache.audio_file(entry)
     if audio is None or not audio.is_file():
-        report.problems.append(f"audio missing for {text[:40]!r}")
+        report.problems.append(f"audio missing for {shorten(text, 40)!r}")
         return Item("missing", 0.0, model, label, text)
     seconds = float(entry.get("duration", 0.0))
     report.seconds += seconds

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from manim_qwen_mlx.core.text import shorten
+
 from .errors import friendly_errors
 from .options import cache_dir_option, resolve_cache_dir
 
@@ -25,7 +27,8 @@ def list_entries(cache_dir: Path | None) -> None:
 
     report = scan(resolve_cache_dir(cache_dir))
     for item in report.items:
-        click.echo(f"{item.status:<8} {item.seconds:7.2f}s  {item.model[-28:]:<28}  {item.voice:<20}  {item.text[:60]}")
+        model = shorten(item.model[::-1], 28)[::-1]  # the end of a long path or repo id says most
+        click.echo(f"{item.status:<8} {item.seconds:7.2f}s  {model:<28}  {item.voice:<20}  {shorten(item.text)}")
     click.echo(f"{len(report.items)} entries in {report.directory}")
 
 
@@ -99,5 +102,5 @@ def clear(cache_dir: Path | None, yes: bool) -> None:
 
 def _report(removed: list[dict[str, Any]], dry_run: bool = False) -> None:
     for entry in removed:
-        click.echo(f"{'would remove' if dry_run else 'removed'}  {str(entry.get('input_text', ''))[:70]!r}")
+        click.echo(f"{'would remove' if dry_run else 'removed'}  {shorten(str(entry.get('input_text', '')), 70)!r}")
     click.echo(f"{len(removed)} entr{'y' if len(removed) == 1 else 'ies'} {'would be ' if dry_run else ''}removed")

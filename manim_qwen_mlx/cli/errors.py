@@ -1,4 +1,5 @@
-"""Our errors become a one-line ``Error: ...`` and exit status 1, without a traceback."""
+"""Our errors become ``Error: ...`` and the error's exit status (1 unless it says otherwise), without a
+traceback."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def friendly_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except QwenMLXError as exc:
-            raise click.ClickException(str(exc)) from exc
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code  # type: ignore[misc]  # click declares a class default
+            raise error from exc
 
     return wrapper  # type: ignore[return-value]

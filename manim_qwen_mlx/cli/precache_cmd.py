@@ -11,6 +11,7 @@ import click
 
 from manim_qwen_mlx.core.defaults import BATCH_SIZE_ENV, DEFAULT_BATCH_SIZE
 from manim_qwen_mlx.core.options import BY_NAME
+from manim_qwen_mlx.core.text import shorten
 
 from .errors import friendly_errors
 
@@ -18,7 +19,12 @@ from .errors import friendly_errors
 @click.command()
 @click.argument("scene_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("scene_names", nargs=-1)
-@click.option("--check", is_flag=True, help="Synthesize nothing; list what is missing and exit 1 if anything is.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Synthesize nothing; list what is missing. Exit status: 0 nothing missing, 1 narration missing (or "
+    "unspeakable), 3 a scene failed while its narrations were collected (2: bad usage).",
+)
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -50,6 +56,9 @@ def precache(
     The scenes run as in `manim render --dry_run`, so texts built at run time are found too. Missing
     narration is synthesized in this one process, one model load per model, and stored as each
     segment finishes: Ctrl-C loses at most the segment in flight, and running again continues.
+
+    Exit status: 0 done, 1 some narration failed (or is missing, with --check), 2 bad usage, 3 a scene
+    failed while its narrations were collected (the error shows its own line and cause).
     """
     from manim_qwen_mlx.voiceover import precache as library
 
@@ -60,11 +69,11 @@ def precache(
         absent = [r for r in found.requests if not r.cached]
         estimated = [r for r in found.requests if r.estimated]
         for request in absent:
-            click.echo(f"missing  {request.spoken[:70]!r}  ({request.model})")
+            click.echo(f"missing  {shorten(request.spoken, 70)!r}  ({request.model})")
         for request in estimated:
-            click.echo(f"estimated word times  {request.spoken[:60]!r}")
+            click.echo(f"estimated word times  {shorten(request.spoken, 70)!r}")
         for problem in found.problems:
-            click.echo(f"cannot be spoken  {problem.text[:60]!r}: {problem.message}")
+            click.echo(f"cannot be spoken  {shorten(problem.text, 70)!r}: {problem.message}")
         click.echo(
             f"{len(absent)} narration(s) missing"
             + (f", {len(estimated)} with estimated word times (no aligner here; precache aligns them once one is)"
@@ -115,6 +124,13 @@ def precache(
         if bar is not None:
             bar.close()
     notes = [f"{summary.superseded} superseded"] if summary.superseded else []
+    if not (summary.synthesized or summary.failed):
+        click.echo(
+            f"{summary.total} narration(s), all already cached: nothing to synthesize"
+            + (f"; {summary.timed} given word times" if summary.timed else "")
+            + f" ({summary.wall_seconds:.1f} s)"
+        )
+        return
     click.echo(
         f"{summary.total} narration(s): {summary.cached} already cached, {summary.synthesized} synthesized"
         + (f" ({', '.join(notes)})" if notes else "")
@@ -123,10 +139,10 @@ def precache(
         f"({summary.real_time_factor:.2f}x real time)"
     )
     for text, failures in summary.flagged:
-        click.echo(f"check failed in every take, best kept: {text[:60]!r} ({failures})", err=True)
+        click.echo(f"check failed in every take, best kept: {shorten(text, 70)!r} ({failures})", err=True)
     reasons: list[str] = []
     for text, error in summary.failed:
-        click.echo(f"failed: {text[:70]!r}", err=True)
+        click.echo(f"failed: {shorten(text, 70)!r}", err=True)
         if str(error) not in reasons:
             reasons.append(str(error))
     for reason in reasons:

@@ -6,6 +6,8 @@ from __future__ import annotations
 class QwenMLXError(Exception):
     """Base of every error manim-qwen-mlx raises on purpose."""
 
+    exit_code = 1  # the command's exit status when it ends on this error
+
 
 class InvalidTextError(QwenMLXError, ValueError):
     """The narration text cannot be spoken (empty, only bookmarks...)."""

@@ -92,6 +92,11 @@ def frame_cap(text: str) -> int:
     return math.ceil(seconds * FRAME_RATE)
 
 
+def shorten(text: str, width: int = 60) -> str:
+    """``text`` on at most ``width`` characters, with "…" where it was cut, so a reader sees it was."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 def slug(text: str, max_length: int = 40) -> str:
     """A file-name-safe ASCII slug: letters, digits and hyphens only."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

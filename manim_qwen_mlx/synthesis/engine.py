@@ -32,7 +32,7 @@ from manim_qwen_mlx.core.errors import (
 )
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import split_sentences, spoken_units, unspoken_script
+from manim_qwen_mlx.core.text import shorten, split_sentences, spoken_units, unspoken_script
 from manim_qwen_mlx.core.timing import Span, locate
 from manim_qwen_mlx.core.voice import Voice, reference_sha256
 from manim_qwen_mlx.model import loader
@@ -101,7 +101,7 @@ def check_script(info: loader.ModelInfo, text: str, settings: SynthesisSettings)
     script = unspoken_script(text)
     if script is None:
         return
-    message = (f"{text[:40]!r} is written in {script} script, which {info.path.name} does not speak "
+    message = (f"{shorten(text, 40)!r} is written in {script} script, which {info.path.name} does not speak "
                f"(its languages: {', '.join(info.languages)})")
     if settings.lang_code != "auto":
         raise InvalidTextError(f"{message}; lang_code={settings.lang_code!r} cannot make it so. Translate the "

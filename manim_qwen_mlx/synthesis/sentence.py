@@ -12,7 +12,7 @@ from manim_qwen_mlx.backends.base import Prompt
 from manim_qwen_mlx.core.defaults import FRAME_RATE, LOGGER_NAME, RUNAWAY_RETRIES, RUNAWAY_SEED_STEP
 from manim_qwen_mlx.core.errors import SynthesisError
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import frame_cap
+from manim_qwen_mlx.core.text import frame_cap, shorten
 from manim_qwen_mlx.model.loaded import LoadedTTS
 from manim_qwen_mlx.synthesis import decode, prompt
 from manim_qwen_mlx.synthesis.scheduler import Job
@@ -57,7 +57,7 @@ def verdict(sentence: str, settings: SynthesisSettings, codes: decode.Codes, att
     log.warning(
         "%s for %r (try %d of %d)%s",
         "The codes fell into a loop" if codes.looped else f"No end of speech within {ceiling} frames",
-        sentence[:60],
+        shorten(sentence),
         attempt + 1,
         RUNAWAY_RETRIES + 1,
         "; trying another seed." if attempt < RUNAWAY_RETRIES else ".",

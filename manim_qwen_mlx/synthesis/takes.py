@@ -20,7 +20,7 @@ from manim_qwen_mlx.core.defaults import ESTIMATED_CHARS_PER_SECOND, LOGGER_NAME
 from manim_qwen_mlx.core.errors import SettingsError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import spoken_units
+from manim_qwen_mlx.core.text import shorten, spoken_units
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
 from manim_qwen_mlx.synthesis import engine, quality
@@ -94,14 +94,14 @@ def best(
         takes.append((speech, scores, failures, seed))
         if not failures:
             break
-        log.warning("Take %d of %r failed a check (%s)", take + 1, spoken[:60], "; ".join(failures))
+        log.warning("Take %d of %r failed a check (%s)", take + 1, shorten(spoken), "; ".join(failures))
     chosen = min(range(len(takes)), key=lambda i: (len(takes[i][2]), _badness(takes[i][1], checking.thresholds)))
     record = ChecksRecord(
         tuple(Take(seed, scores, tuple(failures)) for _, scores, failures, seed in takes), chosen, checking.verify
     )
     if not record.passed:
         log.warning("Kept the best of %d takes for %r, which still fails: %s. Listen to it, or rephrase.",
-                    len(takes), spoken[:60], "; ".join(record.kept.failures))
+                    len(takes), shorten(spoken), "; ".join(record.kept.failures))
     return takes[chosen][0], record
 
 

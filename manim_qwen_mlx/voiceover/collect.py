@@ -6,6 +6,8 @@ is exactly what a render will ask for, keyed by the same code.
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import json
 import os
 import re
@@ -21,15 +23,19 @@ from manim_qwen_mlx.core.defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
 from manim_qwen_mlx.core.errors import QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import spoken_units
+from manim_qwen_mlx.core.text import slug, spoken_units
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.synthesis.quality import Thresholds
 from manim_qwen_mlx.synthesis.takes import Checking
 from manim_qwen_mlx.voiceover.narration import BookmarkOptions, Narration
 
+SCENE_FAILED = 3  # precache's exit status when a scene fails: apart from 1, narration missing or failed
+
 
 class SceneRunError(QwenMLXError):
     """The scene file failed while its narrations were being collected."""
+
+    exit_code = SCENE_FAILED
 
 
 @dataclass(frozen=True)
@@ -150,16 +156,22 @@ CONTINUATION_LINES, MAX_ERROR_LINES = 6, 16
 
 
 def failure_excerpt(output: str, scene_file: Path) -> str:
-    """What to show of a failed dry run: manim's and LaTeX's error lines, then the traceback from the
-    scene file's first frame down to the root cause (manim's rich boxes or plain Python frames)."""
+    """What to show of a failed dry run: the traceback from the scene file's first frame down to the root
+    cause (plain Python frames, or manim's rich boxes where the failure came before our plugin loaded),
+    then what manim and LaTeX logged as errors, which may be another import's noise or the cause's
+    details."""
     lines = output.rstrip().splitlines()
     errors = _error_lines(lines)
-    frame = re.compile(rf"{re.escape(scene_file.name)}(:\d+\b|\", line \d+)")  # " in f" may wrap
-    first = next((index for index, line in enumerate(lines) if frame.search(line)), None)
+    first = None
+    for name in (re.escape(str(scene_file.resolve())), rf"(?<![\w.-]){re.escape(scene_file.name)}"):
+        frame = re.compile(rf"{name}(:\d+\b|\", line \d+)")  # the whole path: manim has a scene.py too
+        first = next((index for index, line in enumerate(lines) if frame.search(line)), None)
+        if first is not None:
+            break
     trace = lines[first:] if first is not None else lines[-15:]
     if len(trace) > EXCERPT_LINES:
         trace = [*trace[:12], "  ...", *trace[-(EXCERPT_LINES - 13) :]]
-    return "\n".join([*errors, *trace])
+    return "\n".join([*trace, *(["manim logged:", *errors] if errors else [])])
 
 
 MISSING_TEX = re.compile(r"No such file or directory: '(latex|xelatex|lualatex|dvisvgm)'")
@@ -194,10 +206,16 @@ def _error_lines(lines: list[str]) -> list[str]:
 
 
 def _keep_log(scene_file: Path, output: str) -> Path | None:
-    """The dry run's whole output, in a file the error names (None where nothing can be written)."""
-    target = Path(tempfile.gettempdir()) / "manim-qwen-mlx" / f"collect-{scene_file.stem}.log"
+    """The dry run's whole output, in a file the error names (None where nothing can be written): one per
+    user and scene file, so two projects' ``scene.py`` or two users never overwrite each other's."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    digest = hashlib.sha256(str(scene_file.resolve()).encode()).hexdigest()[:10]
+    target = Path(tempfile.gettempdir()) / f"manim-qwen-mlx-{slug(user)}" / f"collect-{scene_file.stem}-{digest}.log"
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         target.write_text(output, encoding="utf-8")
     except OSError:
         return None

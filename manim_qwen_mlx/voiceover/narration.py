@@ -22,6 +22,7 @@ from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
 from manim_qwen_mlx.core.errors import ModelLoadError, ModelNotAvailableError, QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
+from manim_qwen_mlx.core.text import shorten
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.synthesis import engine, takes
 from manim_qwen_mlx.synthesis.quality import ChecksRecord
@@ -78,7 +79,7 @@ def ensure(cache: NarrationCache, said: Narration, audio_name: str | None = None
         speech, record = _synthesize(said, cache.directory)
         entry = _store(cache, said, data, key, speech, audio_name, record)
     log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started,
-             said.spoken[:60])
+             shorten(said.spoken))
     return entry, True
 
 
@@ -217,7 +218,8 @@ def _with_word_times(
     timed, method = None, "estimate"
     if bookmarks.mode == "align":
         # On a cache hit only a local aligner is used: a render never waits on a download for timings.
-        timed = _align(spoken, speech, settings, bookmarks, allow_download=bookmarks.allow_download and not on_hit)
+        timed = _align(spoken, speech, settings, bookmarks, allow_download=bookmarks.allow_download and not on_hit,
+                       on_hit=on_hit)
         method = "align" if timed is not None else method
     if timed is None:
         if method == "estimate" and entry.get("word_boundaries_method") == "estimate":
@@ -229,13 +231,22 @@ def _with_word_times(
 
 
 def _align(
-    spoken: str, speech: engine.Speech, settings: SynthesisSettings, bookmarks: BookmarkOptions, allow_download: bool
+    spoken: str, speech: engine.Speech, settings: SynthesisSettings, bookmarks: BookmarkOptions, allow_download: bool,
+    on_hit: bool = False,
 ) -> list[timing.WordTime] | None:
     try:
         model = aligner.load(bookmarks.aligner, allow_download)
     except (ModelNotAvailableError, ModelLoadError) as exc:
         first = str(bookmarks.aligner) not in _warned_estimates
         _warned_estimates.add(str(bookmarks.aligner))
+        if on_hit and isinstance(exc, ModelNotAvailableError):
+            # A render that only reads the cache: the advice was given where it can be acted on (precache,
+            # doctor); one short line says why the times stay estimated.
+            (log.info if first else log.debug)(
+                "Bookmark times stay estimated: the forced aligner %s is not downloaded (manim-qwen-mlx doctor).",
+                bookmarks.aligner.name,
+            )
+            return None
         (log.warning if first else log.debug)(
             "Bookmark times are estimated, not aligned: %s For exact timings run "
             "`manim-qwen-mlx download %s`, or pass bookmarks='estimate' to silence this.",

@@ -3,11 +3,12 @@
 manim-voiceover feature that does, and we refuse it), so that one probe is silenced: its shell line
 and that warning, nothing else of sox's or manim-voiceover's logging.
 
-It must be installed before ``sox`` is imported. The built wheel carries ``manim_qwen_mlx_quiet_sox.pth``
-(setup.py), which installs it when Python starts, so ``manim render`` is quiet whatever order manim loads
-plugins in. Without it (an editable install) it is installed when our package is imported: always for
-the ``manim-qwen-mlx`` command, for ``manim render`` only when manim loads our plugin before
-manim-voiceover's (the order in which Python lists installed packages, which differs between machines).
+It must be installed before ``sox`` is imported. An install (the wheel, and an editable one alike)
+carries ``manim_qwen_mlx_quiet_sox.pth`` (setup.py), which imports this module when Python starts, so
+``manim render`` is quiet whatever order manim loads plugins in. It is a module of its own, beside the
+package rather than in it, so that every Python start-up in the environment pays for this file alone
+(a fraction of a millisecond), not for ``import manim_qwen_mlx``. Our package installs it too, for a
+process that started without the .pth.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ NO_SOX_WARNING = "SoX could not be found!"
 
 
 class _QuietSoxFinder:
-    """A meta path finder for one name. Plain (no importlib.abc, no logging at import): the wheel's .pth
-    imports this module in every Python process of the environment, so it must cost next to nothing."""
+    """A meta path finder for one name. Plain (no importlib.abc, no logging at import): the .pth imports
+    this module in every Python process of the environment, so it must cost next to nothing."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -78,3 +79,6 @@ def install() -> None:
     if "sox" in sys.modules or any(isinstance(f, _QuietSoxFinder) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _QuietSoxFinder())
+
+
+install()  # the .pth's import is the whole of its line
