@@ -29,17 +29,14 @@ def logits_of(model: Any, steps: Any, built: Any, codes: np.ndarray) -> list[np.
     """Every choice's logits [V] while ``codes`` [T, 16] are fed back: the first codebook's from the
     talker, the others' from the code predictor."""
     import mlx.core as mx
+    from draws import Forced
 
     row, seen = steps.start(built, len(codes)), []
+    mx.disable_compile()  # the forced draws read each codebook's logits as they go
     for frame in codes:
         seen.append(np.array(steps.talk([row]))[0])
-        forced = iter(frame[1:])
-
-        def draw(logits: Any, forced: Any = forced) -> Any:
-            seen.append(np.array(logits)[0])
-            return mx.array([int(next(forced))])
-
-        steps.frame([row], [int(frame[0])], draw)
+        steps.frame([row], [int(frame[0])], Forced(frame[1:], seen))
+    mx.enable_compile()
     return seen
 
 

@@ -26,7 +26,6 @@ SUITE = [
     ("Collecting vs rendering an 18-voiceover lecture", ["collect_vs_render.py", "--busy"]),
     ("Pre-cache vs reload per segment", ["precache.py"]),
     ("Continuous batching (tiny: Python's share)", ["batch.py", "--no-busy"]),
-    ("The code predictor's steps compiled (tiny, mlx backend)", ["compile_predictor.py"]),
     ("Stored voices", ["voice_prompt.py"]),
     ("CPU fast path", ["cpu_fastpath.py"]),
     ("CPU kernels: mlx vs numpy", ["cpu_kernels.py"]),

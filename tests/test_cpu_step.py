@@ -9,6 +9,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 from conftest import EXAMPLE_VOICE
+from draws import Greedy
 
 from manim_qwen_mlx import audio, backends
 from manim_qwen_mlx.backends import device
@@ -53,7 +54,7 @@ def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest)
         np.testing.assert_allclose(np.array(fast_logits), np.array(slow_logits), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(fast_row.hidden, np.array(slow_row.hidden).reshape(-1), rtol=1e-4, atol=1e-5)
         first = [int(_greedy(slow_logits).item())]
-        fast_codes, slow_codes = fast.frame([fast_row], first, _greedy), slow.frame([slow_row], first, _greedy)
+        fast_codes, slow_codes = fast.frame([fast_row], first, Greedy()), slow.frame([slow_row], first, Greedy())
         np.testing.assert_array_equal(fast_codes, slow_codes)  # the next inputs: the next talk's logits
 
 
@@ -91,7 +92,7 @@ def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> N
     row = steps.start(_prompt(model), 2)  # room for two steps after the prefill
     for _ in range(3):
         logits = steps.talk([row])
-        steps.frame([row], [int(_greedy(logits).item())], _greedy)
+        steps.frame([row], [int(_greedy(logits).item())], Greedy())
     with pytest.raises(ValueError, match="store"):
         steps.talk([row])
 
@@ -123,7 +124,7 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
         for _ in range(8):
             logits = steps.talk(rows)
             first = [int(code) for code in np.array(_greedy(logits))]
-            codes = steps.frame(rows, first, _greedy)
+            codes = steps.frame(rows, first, Greedy())
             seen.append((np.array(logits[watched]), rows[watched].hidden.copy(), codes[watched]))
         return seen
 
@@ -180,15 +181,13 @@ def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path)
 
 @pytest.mark.parametrize("which", ["tiny_model", "deep"])
 def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
-    which: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    which: str, request: pytest.FixtureRequest
 ) -> None:
-    from manim_qwen_mlx.backends import mlx_backend
-
     model = loader.load(request.getfixturevalue(which))
     built = [_prompt(model), _prompt(model, streaming=True)]
 
     def run(compiled: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        monkeypatch.setattr(mlx_backend, "COMPILE_PREDICTOR", compiled)
+        (mx.enable_compile if compiled else mx.disable_compile)()
         steps = MlxSteps(model.module)
         rows, codes, logits = [steps.start(each, 8) for each in built], [], []
         for frame in range(8):
@@ -196,10 +195,13 @@ def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
                 rows = rows[:1]  # a row leaves: the predictor's row count changes
             out = steps.talk(rows)
             logits.append(np.array(out))
-            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], _greedy))
+            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], Greedy()))
         return codes, logits
 
-    (compiled_codes, compiled_logits), (codes, logits) = run(True), run(False)
+    try:
+        (compiled_codes, compiled_logits), (codes, logits) = run(True), run(False)
+    finally:
+        mx.enable_compile()
     for made, expected in zip(compiled_codes, codes, strict=True):
         np.testing.assert_array_equal(made, expected)
     for made, expected in zip(compiled_logits, logits, strict=True):

@@ -21,6 +21,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 from conftest import REPO
+from draws import Forced
 
 from manim_qwen_mlx.backends import device
 from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
@@ -66,20 +67,24 @@ def _forced_gaps(model: Any, built: Any, expected: np.ndarray, penalty: float) -
     policy = decode.RowPolicy(model.config, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, len(expected), 0)
     steps = model.steps()
     row, gaps = steps.start(built, len(expected)), []
+    mx.disable_compile()  # the forced draws read each codebook's logits as they go
+    try:
+        _feed(steps, row, policy, expected, penalty, gaps)
+    finally:
+        mx.enable_compile()
+        steps.drop(row)
+    return gaps
+
+
+def _feed(steps: Any, row: Any, policy: Any, expected: np.ndarray, penalty: float, gaps: list[tuple[int, float]]
+          ) -> None:
     for index, frame in enumerate(expected):
         mask = policy.too_early if index < decode.MIN_FRAMES else policy.allowed
         choices = [np.array(decode._penalize(steps.talk([row]), policy.history, penalty) + mask)[0]]
-        forced = iter(frame[1:])
-
-        def draw(logits: Any, forced: Any = forced, choices: list[np.ndarray] = choices) -> Any:
-            choices.append(np.array(logits)[0])
-            return mx.array([int(next(forced))])
-
-        steps.frame([row], [int(frame[0])], draw)
+        steps.frame([row], [int(frame[0])], Forced(frame[1:], choices))
         policy.accept(frame)
         for official, logits in zip(frame, choices, strict=True):
             gaps.append((index, float(logits[official] - np.delete(logits, official).max())))
-    return gaps
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["flat", "streaming"])

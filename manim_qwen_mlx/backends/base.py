@@ -7,7 +7,7 @@ which device runs: ``backends.choose`` asks once, and the loaded model carries t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-Draw = Callable[[Any], Any]  # logits [R, V] (mlx) -> one sampled code per row [R] (mlx)
 MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
 
 
@@ -27,6 +26,21 @@ class Prompt:
     trailing: Any  # [1, N, D] text for the generated frames, one per frame
     pad: Any  # [1, 1, D] text-pad, once the trailing text is used up
     voiced: int = 0  # how many first embeds depend on the voice and language alone (shared by their sentences)
+
+
+class Draws(Protocol):
+    """The rows' draws of codebooks 2..16 (``synthesis.decode.RowDraws``): a pure function of the logits
+    [R, V] and the rows' random keys [R, 2] that returns each row's code [R] and the keys after, so a
+    backend may trace it into a compiled graph; ``signature`` is what else it depends on."""
+
+    @property
+    def signature(self) -> Hashable: ...
+
+    def keys(self) -> Any: ...
+
+    def keep(self, keys: Any) -> None: ...
+
+    def __call__(self, logits: Any, keys: Any) -> tuple[Any, Any]: ...
 
 
 class FrameSteps(Protocol):
@@ -43,10 +57,13 @@ class FrameSteps(Protocol):
         """Logits [R, V] of each row's next frame."""
         ...
 
-    def frame(self, rows: list[Any], first: list[int], draw: Draw) -> Any:
-        """Each row's frame, given its first codebook's code and the rows' sampler for the others (one call
-        a codebook for all rows): codes [R, 16] (numpy int32); each row's next input is kept for the next
-        ``talk``."""
+    def drop(self, row: Any) -> None:
+        """The row left (ended, or cancelled): what it held is freed."""
+        ...
+
+    def frame(self, rows: list[Any], first: list[int], draws: Draws) -> Any:
+        """Each row's frame, given its first codebook's code and the rows' draws for the others: codes
+        [R, 16] (numpy int32); each row's next input is kept for the next ``talk``."""
         ...
 
 

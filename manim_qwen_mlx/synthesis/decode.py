@@ -108,33 +108,59 @@ def sample(logits: Any, options: Sampling, key: Any = None) -> Any:
     return mx.random.categorical(_filtered(logits, options), key=key)
 
 
+class RowDraws:
+    """The draws of codebooks 2..16 for the rows of a frame, as one pure function ``(logits [R, V], keys
+    [R, 2]) -> (codes [R], keys)`` that a backend may trace into one compiled graph for the whole code
+    predictor: rows that share a sampler draw together, each with its own key, so each row's code is the
+    one it draws alone. ``signature`` is what the function depends on besides its inputs."""
+
+    def __init__(self, policies: list[RowPolicy]) -> None:
+        self.policies = policies
+        self.signature = tuple(policy.subtalker_sampling for policy in policies)
+        groups: dict[Sampling, list[int]] = {}
+        for index, policy in enumerate(policies):
+            groups.setdefault(policy.subtalker_sampling, []).append(index)
+        self._groups = list(groups.items())
+
+    def keys(self) -> Any:
+        """The rows' random keys [R, 2]."""
+        import mlx.core as mx
+
+        return mx.stack([policy.key for policy in self.policies])
+
+    def keep(self, keys: Any) -> None:
+        """Hand each row its key after the frame's draws."""
+        for index, policy in enumerate(self.policies):
+            policy.key = keys[index]
+
+    def __call__(self, logits: Any, keys: Any) -> tuple[Any, Any]:
+        import mlx.core as mx
+        import numpy as np
+
+        if len(self._groups) == 1:
+            return _draw_group(logits, keys, self._groups[0][0])
+        order = [index for _, members in self._groups for index in members]
+        drawn = [_draw_group(logits[mx.array(members)], keys[mx.array(members)], options)
+                 for options, members in self._groups]
+        back = mx.array(np.argsort(order))
+        return mx.concatenate([codes for codes, _ in drawn])[back], mx.concatenate([new for _, new in drawn])[back]
+
+
 def draw_rows(policies: list[RowPolicy], logits: Any) -> Any:
-    """Codes [R] (lazy mlx) of codebooks 2..16, one a row, from the code predictor's logits [R, V]: rows
-    that share a sampler draw in one compiled graph, each with its own key, so each row's code is the one
-    it draws alone (one graph, not a dozen small ones a row: the per-row draws were ~10% of a batch-8 frame)."""
-    import mlx.core as mx
-    import numpy as np
-
-    groups: dict[Sampling, list[int]] = {}
-    for index, policy in enumerate(policies):
-        groups.setdefault(policy.subtalker_sampling, []).append(index)
-    if len(groups) == 1:
-        return _draw_group(policies, logits, policies[0].subtalker_sampling)
-    order = [index for members in groups.values() for index in members]
-    drawn = [_draw_group([policies[i] for i in members], logits[mx.array(members)], options)
-             for options, members in groups.items()]
-    return mx.concatenate(drawn)[mx.array(np.argsort(order))]
+    """Codes [R] (lazy mlx) of one codebook for the rows of ``policies``, their keys moved on."""
+    draws = RowDraws(policies)
+    codes, keys = draws(logits, draws.keys())
+    draws.keep(keys)
+    return codes
 
 
-def _draw_group(policies: list[RowPolicy], logits: Any, options: Sampling) -> Any:
+def _draw_group(logits: Any, keys: Any, options: Sampling) -> tuple[Any, Any]:
     import mlx.core as mx
 
     if options.temperature <= 0:  # greedy draws take no key (as with the global stream)
-        return mx.argmax(logits, axis=-1)
-    codes, keys = _row_sampler(options)(logits, mx.stack([policy.key for policy in policies]))
-    for index, policy in enumerate(policies):
-        policy.key = keys[index]
-    return codes
+        return mx.argmax(logits, axis=-1), keys
+    codes, keys = _row_sampler(options)(logits, keys)
+    return codes, keys
 
 
 @functools.cache

@@ -10,7 +10,6 @@ runaway's retry) while it iterates. One-by-one synthesis is this with B = 1: one
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from manim_qwen_mlx.backends.base import Prompt
 from manim_qwen_mlx.core.settings import Sampling
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis.decode import Codes, RowPolicy, draw_rows
+from manim_qwen_mlx.synthesis.decode import Codes, RowDraws, RowPolicy
 
 Tag = TypeVar("Tag")
 
@@ -64,12 +63,12 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
         going = [(row, code) for row, code in zip(rows, firsts, strict=True) if not row.policy.ended]
         if going:
             policies = [row.policy for row, _ in going]
-            draw = functools.partial(draw_rows, policies)
-            frames = steps.frame([row.state for row, _ in going], [code for _, code in going], draw)
+            frames = steps.frame([row.state for row, _ in going], [code for _, code in going], RowDraws(policies))
             for policy, frame in zip(policies, frames, strict=True):
                 policy.accept(frame)
         for row in [row for row in rows if row.policy.done]:
             rows.remove(row)
+            steps.drop(row.state)
             yield row.tag, row.prompt, row.policy.result()
             mx.clear_cache()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.base import Draw, MlxAudioTTS, Prompt
+from manim_qwen_mlx.backends.base import Draws, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu.stack import Stack, Store, kernel_threads, linear
 from manim_qwen_mlx.backends.numpy_cpu.threads import CpuThreads
 from manim_qwen_mlx.backends.tree import float32_view
@@ -75,6 +75,9 @@ class NumpySteps:
         row.logits = mx.array(self.codec_head(row.hidden[None]))
         return row
 
+    def drop(self, row: NumpyRow) -> None:
+        pass  # a row's store is its own: it goes with the row
+
     def talk(self, rows: list[NumpyRow]) -> Any:
         import mlx.core as mx
 
@@ -90,19 +93,21 @@ class NumpySteps:
             row.logits = None
         return out
 
-    def frame(self, rows: list[NumpyRow], first: list[int], draw: Draw) -> np.ndarray:
+    def frame(self, rows: list[NumpyRow], first: list[int], draws: Draws) -> np.ndarray:
         import mlx.core as mx
 
         self.threads.adjust()  # a decode beside the steps may have taken or left a core since ``talk``
         codes = [[code] for code in first]
         stores = [self.predictor.store(self.groups, len(rows))]  # each frame starts afresh
         self._predict(np.stack([row.hidden for row in rows]), stores)
-        embed = self.codec_embedding[first]
+        embed, keys = self.codec_embedding[first], draws.keys()
         for group, head in enumerate(self.heads):
             logits = head(self._predict(embed, stores))
-            for row_codes, code in zip(codes, np.array(draw(mx.array(logits))), strict=True):  # one sync a group
+            drawn, keys = draws(mx.array(logits), keys)
+            for row_codes, code in zip(codes, np.array(drawn), strict=True):  # one sync a group
                 row_codes.append(int(code))
             embed = self.embeddings[group][[row_codes[-1] for row_codes in codes]]
+        draws.keep(keys)
         total = self.codec_embedding[first]
         for group in range(self.groups - 1):  # summed in mlx's order, then the text added
             total = total + self.embeddings[group][[row_codes[group + 1] for row_codes in codes]]
