@@ -84,10 +84,66 @@ def theirs(folder: str, rows: int, frames: int, size: int) -> dict[str, float]:
 
 
 def census(folder: str, size: int) -> dict[str, float]:
-    """One frame of ours at ``size`` rows: its primitives and its host waits."""
-    from manim_qwen_mlx.backends.mlx import census as frame_census
+    """Ours at ``size`` rows: the primitives in one frame's graphs (the scheduler's frame, built lazily and
+    exported before anything is evaluated) and the host waits per frame over a run (every evaluation the
+    process asks for: ``mx.eval`` and numpy reading an mlx array)."""
+    import io
+    import re
+    from collections import deque
 
-    return frame_census.measure(Path(folder), size)
+    import mlx.core as mx
+    import numpy as np
+
+    from manim_qwen_mlx import audio
+    from manim_qwen_mlx.core.settings import Sampling
+    from manim_qwen_mlx.core.voice import Voice
+    from manim_qwen_mlx.model import loader
+    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+
+    model = loader.load(Path(folder))
+    voice = Voice.from_options(CLIP)
+    assert voice.ref_audio is not None
+    spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
+    built = [prompt.build(model, TEXTS[i % len(TEXTS)], spoken, "auto", False) for i in range(size)]
+    sampling = Sampling(0.9, 50, 1.0, 1.05)
+    steps = model.steps()
+    rows = [steps.start(each, 8) for each in built]
+    policies = [decode.RowPolicy(model.config, sampling, sampling, 8, i) for i in range(size)]
+    for _ in range(2):  # past the first frames' shapes
+        steps.frame(rows, decode.first_codes(policies, steps.talk(rows)), decode.RowDraws(policies))
+    # One frame as steps.frame builds it, left lazy.
+    draws = decode.RowDraws(policies)
+    firsts = decode.first_codes(policies, steps.talk(rows))
+    hidden = mx.concatenate([row.hidden[row.index : row.index + 1] for row in rows])
+    codes, keys = steps._predictor(size, draws)(hidden, firsts.reshape(-1, 1).astype(mx.int32), draws.keys())
+    inputs = mx.concatenate([row.prompt.pad for row in rows]) + steps._codec_embed(codes)
+    logits, hidden = steps.slots.step([row.seat for row in rows], inputs)
+    dot = io.StringIO()
+    mx.export_to_dot(dot, codes, keys, logits, hidden)
+    primitives = len(re.findall(r'label ="[A-Za-z]', dot.getvalue()))
+    for row in rows:
+        steps.drop(row)
+
+    waits = 0
+    real_array, real_eval = np.array, mx.eval
+
+    def counted_array(value: object, *args: object, **kwargs: object) -> object:
+        nonlocal waits
+        waits += isinstance(value, mx.array)
+        return real_array(value, *args, **kwargs)
+
+    def counted_eval(*args: object) -> None:
+        nonlocal waits
+        waits += 1
+        real_eval(*args)
+
+    jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, 12, i)) for i, b in enumerate(built))
+    np.array, mx.eval = counted_array, counted_eval  # type: ignore[assignment]
+    try:
+        frames = sum(len(result.codes) for _, _, result in scheduler.run(model, jobs, size)) / size
+    finally:
+        np.array, mx.eval = real_array, real_eval  # type: ignore[assignment]
+    return {"primitives": primitives, "waits": waits / frames}
 
 
 def child(args: argparse.Namespace) -> None:

@@ -35,7 +35,7 @@ def logits_of(model: Any, steps: Any, built: Any, codes: np.ndarray) -> list[np.
     mx.disable_compile()  # the forced draws read each codebook's logits as they go
     for frame in codes:
         seen.append(np.array(steps.talk([row]))[0])
-        steps.frame([row], [int(frame[0])], Forced(frame[1:], seen))
+        steps.frame([row], mx.array([int(frame[0])]), Forced(frame[1:], seen))
     mx.enable_compile()
     return seen
 

@@ -53,7 +53,7 @@ def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest)
         fast_logits, slow_logits = fast.talk([fast_row]), slow.talk([slow_row])
         np.testing.assert_allclose(np.array(fast_logits), np.array(slow_logits), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(fast_row.hidden, np.array(slow_row.hidden).reshape(-1), rtol=1e-4, atol=1e-5)
-        first = [int(_greedy(slow_logits).item())]
+        first = _greedy(slow_logits)
         fast_codes, slow_codes = fast.frame([fast_row], first, Greedy()), slow.frame([slow_row], first, Greedy())
         np.testing.assert_array_equal(fast_codes, slow_codes)  # the next inputs: the next talk's logits
 
@@ -92,7 +92,7 @@ def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> N
     row = steps.start(_prompt(model), 2)  # room for two steps after the prefill
     for _ in range(3):
         logits = steps.talk([row])
-        steps.frame([row], [int(_greedy(logits).item())], Greedy())
+        steps.frame([row], _greedy(logits), Greedy())
     with pytest.raises(ValueError, match="store"):
         steps.talk([row])
 
@@ -123,8 +123,7 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
         seen = []
         for _ in range(8):
             logits = steps.talk(rows)
-            first = [int(code) for code in np.array(_greedy(logits))]
-            codes = steps.frame(rows, first, Greedy())
+            codes = steps.frame(rows, _greedy(logits), Greedy())
             seen.append((np.array(logits[watched]), rows[watched].hidden.copy(), codes[watched]))
         return seen
 
@@ -195,7 +194,7 @@ def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
                 rows = rows[:1]  # a row leaves: the predictor's row count changes
             out = steps.talk(rows)
             logits.append(np.array(out))
-            codes.append(steps.frame(rows, [int(code) for code in np.array(_greedy(out))], Greedy()))
+            codes.append(steps.frame(rows, _greedy(out), Greedy()))
         return codes, logits
 
     try:

@@ -120,6 +120,55 @@ def test_sampling_limits() -> None:
     assert int(decode.sample(logits, GREEDY).item()) == 1
 
 
+def _own_key(policy: decode.RowPolicy, options: decode.Sampling) -> Any:
+    """A row alone: a fresh subkey of its own stream when the draw samples; greedy draws take none."""
+    if options.temperature <= 0:
+        return None
+    policy.key, sub = mx.random.split(policy.key)
+    return sub
+
+
+def test_first_codes_are_each_row_s_own_draw() -> None:
+    """first_codes (every row's penalty, masks and sampler in one graph) against each row alone: its logits
+    penalized over its own codes, its mask, ``sample`` with its own split key."""
+    config = type("Config", (), {"codec_eos_id": 5, "num_code_groups": 16, "vocab_size": 2048})()
+    samplers = [decode.Sampling(0.9, 50, 1.0, 1.05), decode.Sampling(0.0, 0, 1.0, 1.5),
+                decode.Sampling(1.0, 0, 0.8, 1.0)]
+    together = [decode.RowPolicy(config, s, s, 10, seed) for seed, s in enumerate(samplers * 2)]
+    alone = [decode.RowPolicy(config, s, s, 10, seed) for seed, s in enumerate(samplers * 2)]
+    for turn in range(5):
+        logits = mx.random.normal((len(together), 2048), key=mx.random.key(turn)) * 4
+        drawn = np.array(decode.first_codes(together, logits)).tolist()
+        for index, (policy, code) in enumerate(zip(alone, drawn, strict=True)):
+            options = policy.talker_sampling
+            own = decode._penalize(logits[index : index + 1], policy.history, options.repetition_penalty) + policy.mask
+            assert code == int(decode.sample(own, options, _own_key(policy, options)).item())
+        for policies in (together, alone):
+            for policy, code in zip(policies, drawn, strict=True):
+                policy.take(np.array([code + 100 * turn % 1000] + [0] * 15))  # codes said: the next penalty's
+    assert all(np.array_equal(np.array(a.key), np.array(b.key)) for a, b in zip(together, alone, strict=True))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_categorical_over_rows_is_mlx_s_categorical_row_by_row(dtype: str) -> None:
+    """Every row's draw equals ``mx.random.categorical`` of that row with its key, over many keys, widths,
+    scales and filters (top-k and top-p leave -inf), compiled as the samplers run it."""
+    rows = mx.compile(decode.categorical_rows)
+    samplers = [decode.Sampling(0.9, 50, 1.0), decode.Sampling(1.0, 0, 0.8), decode.Sampling(0.7, 0, 1.0),
+                decode.Sampling(1.0, 3, 0.5)]
+    drawn = 0
+    for trial in range(120):
+        width = [2048, 3072, 16][trial % 3]
+        logits = (mx.random.normal((8, width), key=mx.random.key(trial)) * (1 + trial % 9)).astype(getattr(mx, dtype))
+        filtered = decode._filtered(logits, samplers[trial % 4])
+        keys = mx.stack([mx.random.key(1000 * trial + i) for i in range(8)])
+        together = np.array(rows(filtered, keys)).tolist()
+        alone = [int(mx.random.categorical(filtered[i : i + 1], key=keys[i]).item()) for i in range(8)]
+        assert together == alone, (trial, together, alone)
+        drawn += 8
+    assert drawn == 960
+
+
 def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
     """draw_rows (one compiled graph for the rows sharing a sampler) against each row's own ``sample`` with
     its own split key: the same code every draw, and the same keys after, with mixed and greedy samplers."""
@@ -132,9 +181,9 @@ def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
         logits = mx.random.normal((len(samplers), 2048), key=mx.random.key(100 + turn)) * 4
         drawn = np.array(decode.draw_rows(together, logits)).tolist()
         pairs = enumerate(zip(alone, samplers, strict=True))
-        assert drawn == [int(decode.sample(logits[i : i + 1], s, p._key(s)).item()) for i, (p, s) in pairs]
+        assert drawn == [int(decode.sample(logits[i : i + 1], s, _own_key(p, s)).item()) for i, (p, s) in pairs]
         one = np.array(decode.draw_rows(together[2:3], logits[2:3])).tolist()  # a row alone, as at batch 1
-        assert one == [int(decode.sample(logits[2:3], top_k, alone[2]._key(top_k)).item())]
+        assert one == [int(decode.sample(logits[2:3], top_k, _own_key(alone[2], top_k)).item())]
     for mine, theirs in zip(together, alone, strict=True):
         assert np.array_equal(np.array(mine.key), np.array(theirs.key))
 

@@ -79,10 +79,9 @@ def _forced_gaps(model: Any, built: Any, expected: np.ndarray, penalty: float) -
 def _feed(steps: Any, row: Any, policy: Any, expected: np.ndarray, penalty: float, gaps: list[tuple[int, float]]
           ) -> None:
     for index, frame in enumerate(expected):
-        mask = policy.too_early if index < decode.MIN_FRAMES else policy.allowed
-        choices = [np.array(decode._penalize(steps.talk([row]), policy.history, penalty) + mask)[0]]
-        steps.frame([row], [int(frame[0])], Forced(frame[1:], choices))
-        policy.accept(frame)
+        choices = [np.array(decode._penalize(steps.talk([row]), policy.history, penalty) + policy.mask)[0]]
+        steps.frame([row], mx.array([int(frame[0])]), Forced(frame[1:], choices))
+        policy.take(frame)
         for official, logits in zip(frame, choices, strict=True):
             gaps.append((index, float(logits[official] - np.delete(logits, official).max())))
 

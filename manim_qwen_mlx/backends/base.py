@@ -44,9 +44,9 @@ class Draws(Protocol):
 
 
 class FrameSteps(Protocol):
-    """The single-token steps of rows in flight, for one loaded model. Each row owns its prompt, key/value
-    store and position, so rows of different lengths join and leave without padding. Logits are mlx
-    arrays [R, V] (sampling stays in mlx, one random stream per row); codes come back as numpy [R, 16];
+    """The single-token steps of rows in flight, for one loaded model. Each row has its own prompt and
+    position, so rows of different lengths join and leave without padding. Logits are mlx arrays [R, V]
+    (sampling stays in mlx, one random stream per row); codes come back as numpy [R, 16], once a frame;
     whatever else a row holds is the backend's own."""
 
     def start(self, prompt: Prompt, max_frames: int) -> Any:
@@ -54,16 +54,17 @@ class FrameSteps(Protocol):
         ...
 
     def talk(self, rows: list[Any]) -> Any:
-        """Logits [R, V] of each row's next frame."""
+        """Logits [R, V] of each row's next frame (mlx; they may still be computing)."""
+        ...
+
+    def frame(self, rows: list[Any], first: Any, draws: Draws) -> Any:
+        """Every row's frame, given its first codebook's code (mlx [R], possibly not computed yet) and the rows'
+        draws for the others: codes [R, 16] (numpy int32), the frame's one wait; each row's next input is
+        kept for the next ``talk``."""
         ...
 
     def drop(self, row: Any) -> None:
         """The row left (ended, or cancelled): what it held is freed."""
-        ...
-
-    def frame(self, rows: list[Any], first: list[int], draws: Draws) -> Any:
-        """Each row's frame, given its first codebook's code and the rows' draws for the others: codes
-        [R, 16] (numpy int32); each row's next input is kept for the next ``talk``."""
         ...
 
 

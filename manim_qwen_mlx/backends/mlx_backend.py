@@ -36,13 +36,26 @@ class MlxBackend:
 
 @dataclass
 class MlxRow:
-    """One generation in flight: its prompt, its seat in the talker's batch cache, next step's outputs (mlx)."""
+    """One generation in flight: its prompt, its seat in the talker's batch cache, and where its next step's
+    outputs are: row ``index`` of a batch's logits [B, V] and hidden states [B, 1, D] (mlx)."""
 
     prompt: Prompt
     seat: Seat
-    logits: Any = None  # the next frame's [1, V], until talk hands it out
-    hidden: Any = None  # [1, 1, D]
+    logits: Any = None
+    hidden: Any = None
+    index: int = 0
     step: int = 0
+
+
+def _rows_of(rows: list[MlxRow], name: str) -> Any:
+    """The rows' ``logits`` or ``hidden`` as one batch: the last frame's arrays as they are when the rows are
+    that frame's, in its order (no slicing and joining back every frame)."""
+    import mlx.core as mx
+
+    first = getattr(rows[0], name)
+    if first.shape[0] == len(rows) and all(getattr(r, name) is first and r.index == i for i, r in enumerate(rows)):
+        return first
+    return mx.concatenate([getattr(row, name)[row.index : row.index + 1] for row in rows], axis=0)
 
 
 class MlxSteps:
@@ -56,31 +69,22 @@ class MlxSteps:
     def start(self, prompt: Prompt, max_frames: int) -> MlxRow:
         cache = self.model.talker.make_cache()  # the prefill at batch 1, then its keys join the batch cache
         logits, hidden = self.model.talker(prompt.embeds, cache=cache)
-        row = MlxRow(prompt, self.slots.join(cache, cache[0].offset))
-        row.logits, row.hidden = logits[:, -1, :], hidden[:, -1:, :]
-        return row
+        return MlxRow(prompt, self.slots.join(cache, cache[0].offset), logits[:, -1, :], hidden[:, -1:, :])
 
     def drop(self, row: MlxRow) -> None:
         self.slots.leave(row.seat)
 
     def talk(self, rows: list[MlxRow]) -> Any:
-        import mlx.core as mx
+        return _rows_of(rows, "logits")  # started by start or the last frame
 
-        out = mx.concatenate([row.logits for row in rows], axis=0)  # started by start or the last frame
-        mx.eval(out, *(row.hidden for row in rows))
-        for row in rows:
-            row.logits = None
-        return out
-
-    def frame(self, rows: list[MlxRow], first: list[int], draws: Draws) -> np.ndarray:
+    def frame(self, rows: list[MlxRow], first: Any, draws: Draws) -> np.ndarray:
         """Each row's codes [R, 16]. The talker's next step is started at once, evaluated in the background
         while the caller reads the codes (mlx-lm's generate does the same); at end-of-speech or the frame
         ceiling that step is thrown away (one frame of work, as mlx-audio's loop spends)."""
         import mlx.core as mx
 
-        hidden = mx.concatenate([row.hidden for row in rows], axis=0)
-        first_codes = mx.array([[code] for code in first], dtype=mx.int32)
-        stacked, keys = self._predictor(len(rows), draws)(hidden, first_codes, draws.keys())
+        hidden = _rows_of(rows, "hidden")
+        stacked, keys = self._predictor(len(rows), draws)(hidden, first.reshape(-1, 1).astype(mx.int32), draws.keys())
         draws.keep(keys)
         texts = []
         for row in rows:
@@ -90,8 +94,8 @@ class MlxSteps:
         inputs = mx.concatenate(texts, axis=0) + self._codec_embed(stacked)
         logits, hidden = self.slots.step([row.seat for row in rows], inputs)
         for index, row in enumerate(rows):
-            row.logits, row.hidden = logits[index : index + 1], hidden[index : index + 1]
-        mx.async_eval(stacked, *(row.logits for row in rows), *(row.hidden for row in rows))  # type: ignore[no-untyped-call]
+            row.logits, row.hidden, row.index = logits, hidden, index
+        mx.async_eval(stacked, logits, hidden)  # type: ignore[no-untyped-call]
         return np.array(stacked, dtype=np.int32)
 
     def _predictor(self, count: int, draws: Draws) -> Any:

@@ -56,25 +56,26 @@ class RowPolicy:
         self.allowed[config.vocab_size - 1024 :] = -mx.inf
         self.allowed[self.eos] = 0.0
         self.too_early = self.allowed.at[self.eos].add(-mx.inf)
+        self.seen = mx.zeros((config.vocab_size,), dtype=mx.bool_)  # first-codebook codes said: the penalty's
         self.history: list[int] = []
         self.frames: list[Any] = []
         self.ended = self.looped = False
 
-    def first(self, logits: Any) -> Any:
-        """The frame's first-codebook code [1] (lazy mlx) from the talker's logits [1, V]; the caller
-        evaluates every row's at once and hands it to ``took``."""
-        logits = _penalize(logits, self.history, self.talker_sampling.repetition_penalty)
-        mask = self.too_early if len(self.frames) < MIN_FRAMES else self.allowed
-        return sample(logits + mask, self.talker_sampling, self._key(self.talker_sampling))
+    @property
+    def mask(self) -> Any:
+        """The suppressed codes, end-of-speech too before ``MIN_FRAMES`` (additive, [V])."""
+        return self.too_early if len(self.frames) < MIN_FRAMES else self.allowed
 
-    def took(self, code: int) -> None:
-        """The first code drawn: end-of-speech ends the row."""
-        self.ended = code == self.eos
-
-    def accept(self, codes: Any) -> None:
-        """Take a frame's codes [16] (numpy); a loop ends the row, as does its frame ceiling."""
+    def take(self, codes: Any) -> None:
+        """Take a frame's codes [16] (numpy), drawn for every row in flight: end-of-speech as its first code
+        ends the row (the rest is dropped), a loop ends it, as does its frame ceiling."""
+        self.ended = int(codes[0]) == self.eos
+        if self.ended:
+            return
         self.frames.append(codes)
         self.history.append(int(codes[0]))
+        if self.talker_sampling.repetition_penalty != 1.0:
+            self.seen[int(codes[0])] = True
         self.looped = is_loop(self.history)
 
     @property
@@ -88,15 +89,6 @@ class RowPolicy:
         stacked = np.array(self.frames, dtype=np.int32).reshape(-1, self.groups)
         return Codes(mx.array(stacked), self.ended, self.looped)
 
-    def _key(self, options: Sampling) -> Any:
-        """A fresh subkey when this draw samples; greedy draws take none (as with the global stream)."""
-        import mlx.core as mx
-
-        if options.temperature <= 0:
-            return None
-        self.key, sub = mx.random.split(self.key)
-        return sub
-
 
 def sample(logits: Any, options: Sampling, key: Any = None) -> Any:
     """One code from [1, vocab] logits: greedy at temperature 0, else temperature, top-k, top-p, drawn
@@ -108,18 +100,32 @@ def sample(logits: Any, options: Sampling, key: Any = None) -> Any:
     return mx.random.categorical(_filtered(logits, options), key=key)
 
 
-class RowDraws:
-    """The draws of codebooks 2..16 for the rows of a frame, as one pure function ``(logits [R, V], keys
-    [R, 2]) -> (codes [R], keys)`` that a backend may trace into one compiled graph for the whole code
-    predictor: rows that share a sampler draw together, each with its own key, so each row's code is the
-    one it draws alone. ``signature`` is what the function depends on besides its inputs."""
+def first_codes(policies: list[RowPolicy], logits: Any) -> Any:
+    """Every row's first-codebook code [R] (lazy mlx) from the talker's logits [R, V], in one graph: each row's
+    repetition penalty over the codes it said, its masks, then its own sampler and key (``RowDraws``)."""
+    import mlx.core as mx
 
-    def __init__(self, policies: list[RowPolicy]) -> None:
+    penalty = mx.array([[policy.talker_sampling.repetition_penalty] for policy in policies], dtype=logits.dtype)
+    penalized = _penalized(logits, mx.stack([policy.seen for policy in policies]), penalty)
+    draws = RowDraws(policies, talker=True)
+    codes, keys = draws(penalized + mx.stack([policy.mask for policy in policies]), draws.keys())
+    draws.keep(keys)
+    return codes
+
+
+class RowDraws:
+    """The draws of one codebook for the rows of a frame (the first with the talker's samplers, 2..16 with
+    the code predictor's), as one pure function ``(logits [R, V], keys [R, 2]) -> (codes [R], keys)`` that a
+    backend may trace into one compiled graph for the whole code predictor: rows that share a sampler draw
+    together, each with its own key, so each row's code is the one it draws alone. ``signature`` is what the
+    function depends on besides its inputs."""
+
+    def __init__(self, policies: list[RowPolicy], talker: bool = False) -> None:
         self.policies = policies
-        self.signature = tuple(policy.subtalker_sampling for policy in policies)
+        self.signature = tuple(p.talker_sampling if talker else p.subtalker_sampling for p in policies)
         groups: dict[Sampling, list[int]] = {}
-        for index, policy in enumerate(policies):
-            groups.setdefault(policy.subtalker_sampling, []).append(index)
+        for index, options in enumerate(self.signature):
+            groups.setdefault(options, []).append(index)
         self._groups = list(groups.items())
 
     def keys(self) -> Any:
@@ -166,19 +172,32 @@ def _draw_group(logits: Any, keys: Any, options: Sampling) -> tuple[Any, Any]:
 @functools.cache
 def _row_sampler(options: Sampling) -> Callable[[Any, Any], tuple[Any, Any]]:
     """(logits [R, V], keys [R, 2]) -> (codes [R], next keys [R, 2]), compiled once per sampler and row
-    count: each row splits its key and draws as ``sample`` does alone."""
+    count: each row splits its key and draws as ``sample`` does alone, every row's random bits made by one
+    operation mapped over the rows' keys (``mx.vmap``), not one draw a row."""
     import mlx.core as mx
 
     def draw(logits: Any, keys: Any) -> tuple[Any, Any]:
-        filtered, codes, kept = _filtered(logits, options), [], []
-        for index in range(keys.shape[0]):
-            key, sub = mx.random.split(keys[index])
-            codes.append(mx.random.categorical(filtered[index : index + 1], key=sub))
-            kept.append(key)
-        return mx.concatenate(codes), mx.stack(kept)
+        pairs = mx.vmap(mx.random.split)(keys)  # [R, 2, 2]: each row's next key and this draw's subkey
+        return categorical_rows(_filtered(logits, options), pairs[:, 1]), pairs[:, 0]
 
     compiled: Callable[[Any, Any], tuple[Any, Any]] = mx.compile(draw)
     return compiled
+
+
+def categorical_rows(logits: Any, keys: Any) -> Any:
+    """``mx.random.categorical`` of each row of logits [R, V] with its own key [R, 2], written out over the row
+    axis (mlx cannot map its categorical over rows): the inverse CDF of exp(logits - max) in float32 at one
+    uniform draw a row, as mlx computes it, so each row gets the code ``mx.random.categorical`` gives it alone
+    (tests/test_decode.py checks it draw for draw)."""
+    import mlx.core as mx
+
+    logits = logits.astype(mx.float32)
+    top = mx.max(logits, axis=-1, keepdims=True)
+    infinite = (top == mx.inf) | (top == -mx.inf)
+    weights = mx.where(infinite, (logits == top).astype(logits.dtype), mx.exp(logits - top))
+    uniform = mx.vmap(lambda key: mx.random.uniform(shape=(1,), key=key))(keys)
+    target = uniform * mx.sum(weights, axis=-1, keepdims=True)
+    return mx.sum(mx.cumsum(weights, axis=-1) < target, axis=-1).astype(mx.uint32)
 
 
 def _filtered(logits: Any, options: Sampling) -> Any:
@@ -209,15 +228,21 @@ def is_loop(history: list[int]) -> bool:
 
 
 def _penalize(logits: Any, history: list[int], penalty: float) -> Any:
-    """Hugging Face's repetition penalty over every code in ``history``."""
+    """Hugging Face's repetition penalty over every code in ``history``, for logits [1, V]."""
     import mlx.core as mx
 
-    if penalty == 1.0 or not history:
-        return logits
-    seen = mx.array(sorted(set(history)))
-    chosen = logits[:, seen]
-    logits[:, seen] = mx.where(chosen < 0, chosen * penalty, chosen / penalty)
-    return logits
+    seen = mx.zeros(logits.shape, dtype=mx.bool_)
+    if history:
+        seen[:, mx.array(sorted(set(history)))] = True
+    return _penalized(logits, seen, mx.array([[penalty]], dtype=logits.dtype))
+
+
+def _penalized(logits: Any, seen: Any, penalty: Any) -> Any:
+    """Logits [R, V] with each row's ``seen`` codes penalized by its ``penalty`` [R, 1] (Hugging Face's rule:
+    a positive logit divided, a negative one multiplied; a penalty of 1 changes nothing)."""
+    import mlx.core as mx
+
+    return mx.where(seen, mx.where(logits < 0, logits * penalty, logits / penalty), logits)
 
 
 def _scatter(values: Any, order: Any) -> Any:

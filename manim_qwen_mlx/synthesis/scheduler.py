@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from manim_qwen_mlx.backends.base import Prompt
 from manim_qwen_mlx.core.settings import Sampling
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis.decode import Codes, RowDraws, RowPolicy
+from manim_qwen_mlx.synthesis.decode import Codes, RowDraws, RowPolicy, first_codes
 
 Tag = TypeVar("Tag")
 
@@ -56,29 +56,17 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
             prompt = job.prompt()
             policy = RowPolicy(model.config, job.talker_sampling, job.subtalker_sampling, job.max_frames, job.seed)
             rows.append(_Row(tag, prompt, policy, steps.start(prompt, job.max_frames)))
-        logits = steps.talk([row.state for row in rows])
-        firsts = draw_all([row.policy.first(logits[index : index + 1]) for index, row in enumerate(rows)])
-        for row, code in zip(rows, firsts, strict=True):
-            row.policy.took(code)
-        going = [(row, code) for row, code in zip(rows, firsts, strict=True) if not row.policy.ended]
-        if going:
-            policies = [row.policy for row, _ in going]
-            frames = steps.frame([row.state for row, _ in going], [code for _, code in going], RowDraws(policies))
-            for policy, frame in zip(policies, frames, strict=True):
-                policy.accept(frame)
+        policies = [row.policy for row in rows]
+        firsts = first_codes(policies, steps.talk([row.state for row in rows]))
+        # Every row's whole frame, one read of its codes: a row whose first code is end-of-speech drops the rest.
+        frames = steps.frame([row.state for row in rows], firsts, RowDraws(policies))
+        for policy, frame in zip(policies, frames, strict=True):
+            policy.take(frame)
         for row in [row for row in rows if row.policy.done]:
             rows.remove(row)
             steps.drop(row.state)
             yield row.tag, row.prompt, row.policy.result()
             mx.clear_cache()
-
-
-def draw_all(drawn: list[Any]) -> list[int]:
-    """Every row's lazily drawn code, evaluated together (one sync, not one a row)."""
-    import mlx.core as mx
-    import numpy as np
-
-    return [int(code) for code in np.array(mx.concatenate([code.reshape(1) for code in drawn]))]
 
 
 def generate(model: LoadedTTS, prompt: Prompt, talker: Sampling, subtalker: Sampling, max_frames: int,

@@ -93,8 +93,10 @@ class NumpySteps:
             row.logits = None
         return out
 
-    def frame(self, rows: list[NumpyRow], first: list[int], draws: Draws) -> np.ndarray:
+    def frame(self, rows: list[NumpyRow], firsts: Any, draws: Draws) -> np.ndarray:
         import mlx.core as mx
+
+        first = [int(code) for code in np.array(firsts)]
 
         self.threads.adjust()  # a decode beside the steps may have taken or left a core since ``talk``
         codes = [[code] for code in first]
