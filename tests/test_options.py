@@ -34,6 +34,7 @@ GIVEN = {
     "sentence_pause": 0.5,
     "speed": 1.5,
     "trim_silence": False,
+    "loudness": -20.0,
     "bookmarks": "estimate",
     "aligner": "org/aligner",
     "word_boundaries": True,

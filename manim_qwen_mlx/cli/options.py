@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from manim_qwen_mlx.core.options import BY_NAME, OPTIONS, Option, shown_default
+from manim_qwen_mlx.core.errors import QwenMLXError
+from manim_qwen_mlx.core.options import BY_NAME, OPTIONS, Option, parse, shown_default
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -22,7 +23,9 @@ def click_option(option: Option) -> Decorator:
     if option.type is bool:
         flag = f"{option.flag}/--no-{option.flag[2:]}"
         return click.option(flag, option.name, default=option.default, show_default=True, **kwargs)
-    if option.choices:
+    if option.none_allowed:
+        kwargs["type"] = _OrNone(option)
+    elif option.choices:
         kwargs["type"] = click.Choice(option.choices)
     elif option.type is Path:
         kwargs["type"] = click.Path(path_type=Path)
@@ -30,6 +33,21 @@ def click_option(option: Option) -> Decorator:
         kwargs["type"] = option.type
     shown: Any = True if option.shown_default is None else shown_default(option)
     return click.option(option.flag, option.name, default=option.default, show_default=shown, **kwargs)
+
+
+class _OrNone(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only
+    """The option's type, or "none" (off)."""
+
+    def __init__(self, option: Option) -> None:
+        self.option, self.name = option, f"{option.type.__name__} or none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, self.option.type):
+            return value
+        try:
+            return parse(self.option, str(value), source=f"{self.option.flag} {value!r}")
+        except QwenMLXError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def options_of(*groups: str, only: tuple[str, ...] = ()) -> Decorator:

@@ -6,7 +6,8 @@ LOGGER_NAME = "manim.qwen_mlx"
 SERVICE_NAME = "qwen_mlx"
 # Bumped whenever the audio for the same inputs would change (splitting, joining, trimming...).
 # 3: the speech decoder and reference encoder fixes of model/fixes.py (FIXES_VERSION 1).
-CACHE_SCHEMA_VERSION = 3
+# 4: every narration brought to one loudness (audio/loudness.py), the loudness setting in the key.
+CACHE_SCHEMA_VERSION = 4
 
 DEFAULT_MODEL = "mlx-community/Qwen3-TTS-12Hz-1.7B-Base-8bit"
 DRAFT_MODEL = "mlx-community/Qwen3-TTS-12Hz-0.6B-Base-8bit"
@@ -28,6 +29,12 @@ DEFAULT_TOP_P = 1.0
 DEFAULT_REPETITION_PENALTY = 1.05
 DEFAULT_SEED = 1234
 DEFAULT_SENTENCE_PAUSE = 0.25  # seconds of silence between synthesized sentences
+# Narration's integrated loudness (LUFS, ITU-R BS.1770) and true-peak ceiling (dBTP): spoken-word podcasts'
+# -16 LUFS sits just under the -14 that YouTube and most players turn louder videos down to, so speech keeps
+# its level there and leaves room for music; -1 dBTP keeps encoders from clipping.
+DEFAULT_LOUDNESS = -16.0
+LOUDNESS_RANGE = (-40.0, -6.0)
+TRUE_PEAK_CEILING_DB = -1.0
 
 # Frame ceiling from the text: generous enough for slow speech, short enough to stop a ramble.
 CAP_BASE_SECONDS = 2.0

@@ -18,6 +18,7 @@ from manim_qwen_mlx.core.defaults import (
     DEFAULT_ALIGNER,
     DEFAULT_ASR,
     DEFAULT_LANG_CODE,
+    DEFAULT_LOUDNESS,
     DEFAULT_MAX_TAKES,
     DEFAULT_MAX_WER,
     DEFAULT_MIN_VOICE_SIMILARITY,
@@ -52,6 +53,7 @@ class Option:
     shown_default: str | None = None  # how docs show a default that is computed (None: the value)
     choices: tuple[str, ...] = ()
     per_call: bool = True  # may also be passed to one voiceover: self.voiceover(text=..., seed=7)
+    none_allowed: bool = False  # None, given on purpose, is a value ("none" on the command line), not the default
 
     @property
     def flag(self) -> str:
@@ -82,6 +84,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sentence_pause", float, DEFAULT_SENTENCE_PAUSE, "seconds of silence between sentences", "setting"),
     Option("speed", float, 1.0, "faster (> 1) or slower speech, pitch kept", "setting"),
     Option("trim_silence", bool, True, "cut leading and trailing silence of each sentence", "setting"),
+    Option("loudness", float, DEFAULT_LOUDNESS, "integrated loudness in LUFS every narration is brought to, its "
+           "true peak kept under -1 dBTP (None keeps the model's level)", "setting", none_allowed=True),
     Option("streaming_prompt", bool, False, "interleave the text with the codec in the prompt (qwen-tts's clone "
            "default; drifts in pace on long text) instead of all text first", "setting"),
     Option("bookmarks", str, "align", "word times for bookmarks: align (Qwen3-ForcedAligner) or estimate (no model)",
@@ -118,10 +122,11 @@ def default(name: str) -> Any:
     return BY_NAME[name].default
 
 
-def value(name: str, given: Any = None) -> Any:
-    """What the option is for this run: the value given, else its environment variable, else its default."""
+def value(name: str, given: Any = None, explicit: bool = False) -> Any:
+    """What the option is for this run: the value given, else its environment variable, else its default.
+    ``explicit``: the caller passed ``given`` on purpose, so None is a value where the option allows it."""
     option = BY_NAME[name]
-    if given is not None:
+    if given is not None or (explicit and option.none_allowed):
         return given
     raw = os.environ.get(option.env, "").strip() if option.env else ""
     return parse(option, raw, source=f"{option.env}={raw!r}") if raw else option.default
@@ -130,6 +135,8 @@ def value(name: str, given: Any = None) -> Any:
 def parse(option: Option, raw: str, source: str) -> Any:
     """A value typed as text (an environment variable), converted to the option's type."""
     try:
+        if option.none_allowed and raw.lower() in {"none", "off"}:
+            return None
         if option.type is bool:
             lowered = raw.lower()
             if lowered not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from manim_qwen_mlx.core.defaults import LOUDNESS_RANGE
 from manim_qwen_mlx.core.errors import SettingsError
 from manim_qwen_mlx.core.options import default
 
@@ -50,6 +51,7 @@ class SynthesisSettings:
     sentence_pause: float = default("sentence_pause")
     speed: float = default("speed")
     trim_silence: bool = default("trim_silence")
+    loudness: float | None = default("loudness")  # LUFS; None: the model's level
     streaming_prompt: bool = default("streaming_prompt")
 
     def __post_init__(self) -> None:
@@ -84,6 +86,12 @@ class SynthesisSettings:
             isinstance(self.speed, (int, float)) and 0.5 <= self.speed <= 2.0,
             f"speed must be between 0.5 and 2.0, got {self.speed!r}",
         )
+        low, high = LOUDNESS_RANGE
+        _check(
+            self.loudness is None or (isinstance(self.loudness, (int, float)) and low <= self.loudness <= high),
+            f"loudness must be None (the model's level) or between {low:g} and {high:g} LUFS (-16 is spoken-word "
+            f"podcasts' level, -23 broadcast's), got {self.loudness!r}",
+        )
         for flag in ("trim_silence", "streaming_prompt"):
             _check(isinstance(getattr(self, flag), bool), f"{flag} must be True or False, got {getattr(self, flag)!r}")
         number = (int, float)
@@ -102,7 +110,7 @@ class SynthesisSettings:
         )
         for name in ("temperature", "top_p", "repetition_penalty", "sentence_pause", "speed"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        for name in ("subtalker_temperature", "subtalker_top_p"):
+        for name in ("subtalker_temperature", "subtalker_top_p", "loudness"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, float(getattr(self, name)))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from manim_qwen_mlx import audio
-from manim_qwen_mlx.audio import dsp
+from manim_qwen_mlx.audio import dsp, loudness
 from manim_qwen_mlx.core.defaults import (
     LOGGER_NAME,
     SAMPLE_RATE,
@@ -233,7 +233,7 @@ def _drop(queue: deque[tuple[tuple[int, int, int], Job]], narration: int) -> int
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
-    """Trim each sentence's silence, refuse all-silence, join with pauses, apply the speed."""
+    """Trim each sentence's silence, refuse all-silence, join with pauses, apply the speed and the loudness."""
     if settings.trim_silence:
         trimmed = []
         for chunk in chunks:
@@ -265,7 +265,7 @@ def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: S
             Span(s.char_start, s.char_end, round(s.sample_start * scale), round(s.sample_end * scale)) for s in spans
         ]
         samples = stretched
-    return Speech(samples, spans)
+    return Speech(loudness.normalize(samples, settings.loudness), spans)
 
 
 def reference(voice: Voice) -> np.ndarray:

@@ -53,7 +53,8 @@ class QwenMLXService(SpeechService):
         if unknown:
             raise QwenMLXError(f"Unknown QwenMLXService option(s) {sorted(unknown)}: use {sorted(options.BY_NAME)}.")
         given = {"model": model, **kwargs}
-        value = {o.name: options.value(o.name, given.get(o.name)) for o in options.OPTIONS if o.group != "voice"}
+        value = {o.name: options.value(o.name, given.get(o.name), explicit=o.name in kwargs)
+                 for o in options.OPTIONS if o.group != "voice"}
         self.model_ref = ModelRef.resolve(value["model"], value["revision"])
         self.voice_options: dict[str, Any] = {
             "ref_audio": ref_audio,
