@@ -36,10 +36,11 @@ from manim_qwen_mlx.core.defaults import (
 )
 from manim_qwen_mlx.core.errors import SettingsError
 
-# model: which weights; voice: who speaks; setting: how (the SynthesisSettings fields);
+# model: which weights; voice: who speaks; text: what is said for what is written (the key holds its result);
+# setting: how (the SynthesisSettings fields);
 # timing: word times for bookmarks; quality: checks of each take (not in the cache key);
 # service: where narration is kept and fetched from.
-Group = Literal["model", "voice", "setting", "timing", "quality", "service"]
+Group = Literal["model", "voice", "text", "setting", "timing", "quality", "service"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("voice", str, None, "a preset speaker of a CustomVoice model (ryan, aiden, vivian, serena, ...)", "voice"),
     Option("instruct", str, None, "a voice description (VoiceDesign) or a speaking style (1.7B CustomVoice)",
            "voice"),
+    Option("pronunciations", dict, None, "words to say otherwise, whole words: {'Euler': 'Oiler'} (capitals match "
+           "their case only); a pronunciations.toml beside the scene file adds its own", "text",
+           shown_default="pronunciations.toml"),
+    Option("math_speech", bool, True, "say common math in English words: x², θ, ≤, inline $...$ LaTeX", "text"),
     Option("lang_code", str, DEFAULT_LANG_CODE, "english, chinese, ... (en, zh, ... work too)", "setting"),
     Option("temperature", float, DEFAULT_TEMPERATURE, "sampling temperature (0 is greedy)", "setting"),
     Option("top_k", int, DEFAULT_TOP_K, "sample from the k likeliest codes (0: all)", "setting"),

@@ -4,6 +4,7 @@ manim-voiceover's ``word_boundaries`` (100 ns ticks, offsets into the bookmark-f
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,12 @@ def estimate(spoken: str, spans: list[Span], sample_rate: int) -> list[WordTime]
     return timed
 
 
-def boundaries(timed: list[WordTime], spoken: str, content: str, duration: float) -> list[dict[str, Any]]:
+def boundaries(
+    timed: list[WordTime], spoken: str, content: str, duration: float, origin: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """manim-voiceover word boundaries with offsets into ``content`` (this call's bookmark-free text).
+    ``origin``: where each index of ``spoken`` came from in the written, normalised text, when they differ
+    (pronunciations, ``core.spoken``); the words said for one written token all start at that token.
 
     Text offsets strictly increase and times never decrease, with a last boundary at the end of the
     text, so the tracker's interpolation is defined for every bookmark.
@@ -108,7 +113,7 @@ def boundaries(timed: list[WordTime], spoken: str, content: str, duration: float
     result: list[dict[str, Any]] = []
     last_time = 0.0
     for word in sorted(timed, key=lambda w: w.char_start):
-        offset = position[word.char_start]
+        offset = position[word.char_start if origin is None else origin[word.char_start]]
         if result and offset <= result[-1]["text_offset"]:
             continue
         last_time = min(max(word.start, last_time), duration)

@@ -17,6 +17,7 @@ from manim_qwen_mlx.cache.key import cache_key
 from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.companions import transcripts
 from manim_qwen_mlx.core import options, timing
+from manim_qwen_mlx.core import spoken as spoken_forms
 from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
 from manim_qwen_mlx.core.errors import CacheError, InvalidTextError, MissingTranscriptError, QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
@@ -66,6 +67,9 @@ class QwenMLXService(SpeechService):
         self.allow_download = bool(value["allow_download"])
         self.voice = self._voice(self.voice_options)
         self.settings = SynthesisSettings(**{name: value[name] for name in SETTING_NAMES})
+        self.pronunciations = {**spoken_forms.read_pronunciations(_scene_folder() / spoken_forms.FILE_NAME),
+                               **spoken_forms.checked(value["pronunciations"])}
+        self.math_speech = bool(value["math_speech"])
         self.bookmarks = _bookmark_mode(value["bookmarks"])
         self.aligner_ref = ModelRef.resolve(value["aligner"])
         self.word_boundaries = bool(value["word_boundaries"])
@@ -84,8 +88,8 @@ class QwenMLXService(SpeechService):
         self, text: str, cache_dir: PathLike | None = None, path: PathLike | None = None, **kwargs: object
     ) -> Any:
         """The manim-voiceover data dict for ``text``: from the cache, else synthesized and stored."""
-        spoken = normalize(text)
-        problem = _unspeakable(text, spoken)
+        written = normalize(text)
+        problem = _unspeakable(text, written)
         if problem is not None:
             if collect.log_path() is None:
                 raise problem
@@ -93,6 +97,9 @@ class QwenMLXService(SpeechService):
         mode = _bookmark_mode(kwargs.pop("bookmarks", self.bookmarks))
         wants_times = bool(kwargs.pop("word_boundaries", self.word_boundaries)) or bool(BOOKMARK_RE.search(text))
         timing_options = narration.BookmarkOptions(mode, self.aligner_ref, self.allow_download) if wants_times else None
+        words = {**self.pronunciations, **spoken_forms.checked(kwargs.pop("pronunciations", None))}
+        said_form = spoken_forms.speak(written, words, bool(kwargs.pop("math_speech", self.math_speech)))
+        spoken = said_form.text  # what the model says and the key names; subcaptions show the written text
         voice, settings = self.resolve(**kwargs)
         said = narration.Narration(
             text, spoken, voice, settings, self.model_ref, self.allow_download, timing_options, self.checking,
@@ -108,7 +115,8 @@ class QwenMLXService(SpeechService):
         if "word_boundaries" in entry:
             # Stored against the spoken text; the tracker counts offsets in this call's bookmark-free text.
             entry["word_boundaries"] = timing.boundaries(
-                timing.from_stored(entry["word_boundaries"]), spoken, remove_bookmarks(text), entry["duration"]
+                timing.from_stored(entry["word_boundaries"]), spoken, remove_bookmarks(text), entry["duration"],
+                said_form.origin,
             )
         return entry
 
@@ -178,6 +186,13 @@ class QwenMLXService(SpeechService):
         data["final_audio"] = data["original_audio"]
         self.audio_callback(data["original_audio"], data, **kwargs)
         return data
+
+
+def _scene_folder() -> Path:
+    """The folder of the scene file being rendered (where manim finds its manim.cfg), else this one."""
+    from manim import config
+
+    return Path(config.input_file).resolve().parent if config.input_file else Path.cwd()
 
 
 def _asking_scene() -> Owner | None:
