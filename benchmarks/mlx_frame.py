@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
@@ -41,21 +42,28 @@ def build(folder: Path) -> Path:
     return build_checkpoint(folder, "base", layers=28, predictor_layers=5, decoder_layers=8)
 
 
-def ours(folder: str, rows: int, frames: int, size: int) -> dict[str, float]:
-    from collections import deque
-
+def prompts(folder: str, rows: int) -> tuple[Any, list[Any], Any]:
+    """The model (mlx backend), ``rows`` prompts of the texts in one cloned voice, and the rows' sampler."""
     from manim_qwen_mlx import audio
     from manim_qwen_mlx.core.settings import Sampling
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import prompt, scheduler, sentence
+    from manim_qwen_mlx.synthesis import prompt, sentence
 
     model = loader.load(Path(folder))
     voice = Voice.from_options(CLIP)
     assert voice.ref_audio is not None
     spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
     built = [prompt.build(model, TEXTS[i % len(TEXTS)], spoken, "auto", False) for i in range(rows)]
-    sampling = Sampling(0.9, 50, 1.0, 1.05)
+    return model, built, Sampling(0.9, 50, 1.0, 1.05)
+
+
+def ours(folder: str, rows: int, frames: int, size: int) -> dict[str, float]:
+    from collections import deque
+
+    from manim_qwen_mlx.synthesis import scheduler
+
+    model, built, sampling = prompts(folder, rows)
     warm = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, 3, i)) for i, b in enumerate(built[:size]))
     list(scheduler.run(model, warm, size))  # compiles each row count's graphs once, as a video's first rows do
     jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built))
@@ -94,18 +102,9 @@ def census(folder: str, size: int) -> dict[str, float]:
     import mlx.core as mx
     import numpy as np
 
-    from manim_qwen_mlx import audio
-    from manim_qwen_mlx.core.settings import Sampling
-    from manim_qwen_mlx.core.voice import Voice
-    from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+    from manim_qwen_mlx.synthesis import decode, scheduler
 
-    model = loader.load(Path(folder))
-    voice = Voice.from_options(CLIP)
-    assert voice.ref_audio is not None
-    spoken = sentence.voice_prompt(model, "clone", audio.load_reference(voice.ref_audio), voice.ref_text)
-    built = [prompt.build(model, TEXTS[i % len(TEXTS)], spoken, "auto", False) for i in range(size)]
-    sampling = Sampling(0.9, 50, 1.0, 1.05)
+    model, built, sampling = prompts(folder, size)
     steps = model.steps()
     rows = [steps.start(each, 8) for each in built]
     policies = [decode.RowPolicy(model.config, sampling, sampling, 8, i) for i in range(size)]

@@ -31,6 +31,7 @@ SUITE = [
     ("CPU kernels: mlx vs numpy", ["cpu_kernels.py"]),
     ("Word timings", ["bookmarks.py"]),
     ("Parity margins: greedy gaps vs float32 order (tiny)", ["parity_margins.py"]),
+    ("The Mac path: mlx frames on the deep proxy vs mlx-audio batch_generate", ["mlx_frame.py", "--runs", "1"]),
     ("Full-size talker", ["full_size.py"]),
     ("CPU precision policy (0.6B)", ["precision.py"]),
     ("Decoding loop vs mlx-audio generate (tiny)", ["decode_loop.py", "--rounds", "7"]),
