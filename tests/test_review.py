@@ -115,3 +115,12 @@ def test_embedded_audio_is_the_cached_clip_losslessly_in_half_the_bytes(tmp_path
     original, original_rate = sf.read(str(wav), dtype="int16")
     assert rate == original_rate and np.array_equal(decoded, original)
     assert len(encoded) < 0.6 * wav.stat().st_size
+
+
+def test_the_spoken_form_shows_beside_the_written_where_they_differ() -> None:
+    from manim_qwen_mlx.cli.review_page import Row, render
+
+    differs = render("t", [Row("The area is πr².", None, None, "The area is pi r squared.")])
+    assert "The area is πr²." in differs and "spoken: The area is pi r squared." in differs
+    same = render("t", [Row("A circle grows.", None, None, "A circle grows.")])
+    assert "spoken:" not in same

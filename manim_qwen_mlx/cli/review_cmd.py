@@ -19,6 +19,7 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
     its duration, its waveform and the scores of its checks; narration that failed a check, or is not
     synthesized yet, comes first. Loads no model."""
     from manim_qwen_mlx.cache import NarrationCache
+    from manim_qwen_mlx.core.text import normalize
     from manim_qwen_mlx.voiceover.collect import run_scenes
 
     from .review_page import Row, render
@@ -30,7 +31,8 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
         seen.add(request.key)
         cache = NarrationCache(request.cache_dir)
         entry = cache.lookup(request.narration.input_data())
-        rows.append(Row(request.spoken, entry, cache.audio_file(entry) if entry is not None else None))
+        written = normalize(request.narration.text)
+        rows.append(Row(written, entry, cache.audio_file(entry) if entry is not None else None, request.spoken))
     target = output or scene_file.with_name(f"{scene_file.stem}-review.html")
     target.write_text(render(f"Narration of {scene_file.name}", rows), encoding="utf-8")
     flagged = sum(row.flagged for row in rows)

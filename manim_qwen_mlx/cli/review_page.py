@@ -20,9 +20,10 @@ WAVEFORM_POINTS = 400
 
 @dataclass(frozen=True)
 class Row:
-    text: str
+    text: str  # as written (subcaptions show it)
     entry: dict[str, Any] | None  # None: not in the cache yet
     audio: Path | None
+    spoken: str = ""  # what the model says, where pronunciations or the math table changed it
 
     @property
     def checks(self) -> ChecksRecord | None:
@@ -48,6 +49,7 @@ body {{ font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 60re
 section {{ border: 1px solid #ccc; border-radius: 6px; padding: .8rem 1rem; margin: .8rem 0; }}
 section.flagged {{ border-color: #c33; background: #fff5f5; }}
 .text {{ font-size: 1.05rem; margin-bottom: .4rem; }}
+.spoken {{ color: #555; font-style: italic; margin-bottom: .4rem; }}
 .meta {{ color: #555; font-size: .9rem; }}
 .failures {{ color: #a00; font-weight: 600; }}
 .heard {{ color: #333; font-style: italic; }}
@@ -63,7 +65,8 @@ audio {{ width: 100%; }}
 
 def _row(number: int, row: Row) -> str:
     css = "flagged" if row.flagged else "ok"
-    head = f'<section class="{css}" id="n{number}"><div class="text">{html.escape(row.text)}</div>'
+    said = f'<div class="spoken">spoken: {html.escape(row.spoken)}</div>' if row.spoken not in ("", row.text) else ""
+    head = f'<section class="{css}" id="n{number}"><div class="text">{html.escape(row.text)}</div>{said}'
     if row.entry is None or row.audio is None:
         why = "not synthesized yet: run manim-qwen-mlx precache" if row.entry is None else "audio file missing"
         return f'{head}<div class="failures">{why}</div></section>'
