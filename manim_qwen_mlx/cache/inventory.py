@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,12 @@ from manim_qwen_mlx.cache.owners import Owner, recorded, with_owners
 from manim_qwen_mlx.core.defaults import SERVICE_NAME
 from manim_qwen_mlx.core.text import shorten
 
+DRAFTS = "drafts"  # draft mode's placeholders (voiceover/draft.py): silence of a narration's estimated length
+
 
 @dataclass(frozen=True)
 class Item:
-    status: str  # ok, missing (audio gone), foreign (another service)
+    status: str  # ok, missing (audio gone), foreign (another service), draft (a placeholder, not in the index)
     seconds: float
     model: str
     voice: str
@@ -47,7 +50,21 @@ def scan(directory: Path) -> Report:
         report.problems.append(f"{cache.index_path.name} is empty or unreadable")
     for entry in cache.entries():
         report.items.append(_item(cache, entry, report))
+    drafts = placeholders(directory)
+    report.items.extend(Item("draft", seconds, "-", "placeholder", text) for text, seconds, _ in drafts)
     return report
+
+
+def placeholders(directory: Path) -> list[tuple[str, float, str]]:
+    """Draft mode's placeholders in a cache folder: (text, seconds, key) each."""
+    found = []
+    for note in sorted((Path(directory) / DRAFTS).glob("*.json")):
+        try:
+            raw = json.loads(note.read_text(encoding="utf-8"))
+            found.append((str(raw["text"]), float(raw["duration"]), str(raw["key"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a stray or damaged note: its placeholder is only silence
+    return found
 
 
 def _item(cache: NarrationCache, entry: Entry, report: Report) -> Item:

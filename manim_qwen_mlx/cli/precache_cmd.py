@@ -60,7 +60,13 @@ def precache(
     Exit status: 0 done, 1 some narration failed (or is missing, with --check), 2 bad usage, 3 a scene
     failed while its narrations were collected (the error shows its own line and cause).
     """
+    from manim_qwen_mlx.core.defaults import DRAFT_ENV
+    from manim_qwen_mlx.core.options import value
     from manim_qwen_mlx.voiceover import precache as library
+
+    if value("draft"):
+        raise click.UsageError(f"{DRAFT_ENV} is set: precache makes narration real, draft mode only renders "
+                               f"placeholders. Unset it (`unset {DRAFT_ENV}`) and run precache again.")
 
     if check:
         started = time.perf_counter()

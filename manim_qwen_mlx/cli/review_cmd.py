@@ -19,6 +19,7 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
     its duration, its waveform and the scores of its checks; narration that failed a check, or is not
     synthesized yet, comes first. Loads no model."""
     from manim_qwen_mlx.cache import NarrationCache
+    from manim_qwen_mlx.cache.inventory import placeholders
     from manim_qwen_mlx.core.text import normalize
     from manim_qwen_mlx.voiceover.collect import run_scenes
 
@@ -32,7 +33,9 @@ def review(scene_file: Path, scene_names: tuple[str, ...], output: Path | None) 
         cache = NarrationCache(request.cache_dir)
         entry = cache.lookup(request.narration.input_data())
         written = normalize(request.narration.text)
-        rows.append(Row(written, entry, cache.audio_file(entry) if entry is not None else None, request.spoken))
+        drafted = entry is None and request.key in {key for _, _, key in placeholders(cache.directory)}
+        rows.append(Row(written, entry, cache.audio_file(entry) if entry is not None else None, request.spoken,
+                        drafted))
     target = output or scene_file.with_name(f"{scene_file.stem}-review.html")
     target.write_text(render(f"Narration of {scene_file.name}", rows), encoding="utf-8")
     flagged = sum(row.flagged for row in rows)

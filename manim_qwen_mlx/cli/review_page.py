@@ -24,6 +24,7 @@ class Row:
     entry: dict[str, Any] | None  # None: not in the cache yet
     audio: Path | None
     spoken: str = ""  # what the model says, where pronunciations or the math table changed it
+    drafted: bool = False  # a draft mode placeholder stands in for it
 
     @property
     def checks(self) -> ChecksRecord | None:
@@ -69,6 +70,7 @@ def _row(number: int, row: Row) -> str:
     head = f'<section class="{css}" id="n{number}"><div class="text">{html.escape(row.text)}</div>{said}'
     if row.entry is None or row.audio is None:
         why = "not synthesized yet: run manim-qwen-mlx precache" if row.entry is None else "audio file missing"
+        why += " (a draft placeholder, silence, stands in for it)" if row.drafted else ""
         return f'{head}<div class="failures">{why}</div></section>'
     pcm, rate = _read(row.audio)
     samples = pcm.mean(axis=1)

@@ -45,6 +45,7 @@ MAX_SENTENCE_CHARS = 300  # longer sentences are split at clause or word boundar
 # it is generated again with a derived seed this many times, then reported as an error.
 RUNAWAY_RETRIES = 2
 RUNAWAY_SEED_STEP = 1_000_003  # retry n of a sentence uses seed + n * this (takes use TAKE_SEED_STEP)
+DRAFT_ENV = "MANIM_QWEN_MLX_DRAFT"  # draft mode: placeholders for missing narration, no model
 MAX_TOKENS_ENV = "MANIM_QWEN_MLX_MAX_TOKENS"  # a default ceiling, e.g. for quick drafts
 
 # Checks of each take (takes.py): a failing take is synthesized again with a derived seed.

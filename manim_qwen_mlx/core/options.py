@@ -30,6 +30,7 @@ from manim_qwen_mlx.core.defaults import (
     DEFAULT_TEMPERATURE,
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
+    DRAFT_ENV,
     MAX_TOKENS_ENV,
     MODEL_ENV,
     OFFLINE_ENV,
@@ -112,6 +113,9 @@ OPTIONS: tuple[Option, ...] = (
            "quality", per_call=False),
     Option("asr", str, DEFAULT_ASR, "the speech recognizer of verify (any mlx-audio STT model); it also writes a "
            "missing reference transcript", "quality", env=ASR_ENV, per_call=False),
+    Option("draft", bool, False, "render at once: cached narration plays, missing narration is silence of its "
+           "estimated length with estimated bookmark times (no model, no MLX); precache makes it real", "service",
+           env=DRAFT_ENV, per_call=False),
     Option("allow_download", bool, True,
            f"False (or {OFFLINE_ENV}=1, HF_HUB_OFFLINE=1) never downloads a model", "service", per_call=False),
     Option("cache_dir", Path, None, "where narration is cached", "service", env=CACHE_DIR_ENV,

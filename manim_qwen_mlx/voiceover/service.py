@@ -18,14 +18,20 @@ from manim_qwen_mlx.cache.owners import Owner
 from manim_qwen_mlx.companions import transcripts
 from manim_qwen_mlx.core import options, timing
 from manim_qwen_mlx.core import spoken as spoken_forms
-from manim_qwen_mlx.core.defaults import LOGGER_NAME, SAMPLE_RATE
-from manim_qwen_mlx.core.errors import CacheError, InvalidTextError, MissingTranscriptError, QwenMLXError
+from manim_qwen_mlx.core.defaults import DRAFT_ENV, LOGGER_NAME, SAMPLE_RATE
+from manim_qwen_mlx.core.errors import (
+    CacheError,
+    InvalidTextError,
+    MissingTranscriptError,
+    QwenMLXError,
+    SettingsError,
+)
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SETTING_NAMES, SynthesisSettings
 from manim_qwen_mlx.core.text import BOOKMARK_RE, normalize, remove_bookmarks
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.synthesis import takes
-from manim_qwen_mlx.voiceover import collect, narration
+from manim_qwen_mlx.voiceover import collect, draft, narration
 
 log = logging.getLogger(LOGGER_NAME)
 VOICE_OPTIONS = ("ref_audio", "ref_text", "voice", "instruct")
@@ -70,6 +76,7 @@ class QwenMLXService(SpeechService):
         self.pronunciations = {**spoken_forms.read_pronunciations(_scene_folder() / spoken_forms.FILE_NAME),
                                **spoken_forms.checked(value["pronunciations"])}
         self.math_speech = bool(value["math_speech"])
+        self.draft = bool(value["draft"])
         self.bookmarks = _bookmark_mode(value["bookmarks"])
         self.aligner_ref = ModelRef.resolve(value["aligner"])
         self.word_boundaries = bool(value["word_boundaries"])
@@ -108,7 +115,14 @@ class QwenMLXService(SpeechService):
         cache = NarrationCache(cache_dir or self.cache_dir)
         audio_name = _audio_name(cache, path) if path is not None else None
         if collect.log_path() is not None:
+            if self.draft:
+                raise SettingsError(
+                    f"Draft mode is on ({DRAFT_ENV}=1 or draft=True) while precache collects: precache makes "
+                    f"narration real. Unset {DRAFT_ENV} and remove draft=True from the scene, then run it again."
+                )
             entry = self._collect(cache, said)
+        elif self.draft:
+            entry = draft.entry(cache, said)
         else:
             entry, _ = narration.ensure(cache, said, audio_name)
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
