@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, render_scene, run_cli
 
-from manim_qwen_mlx import QwenMLXService
+from manim_qwen_mlx import QwenMLXService, SettingsError
 from manim_qwen_mlx.cache.inventory import placeholders, scan
 from manim_qwen_mlx.cli import main
 from manim_qwen_mlx.voiceover import draft
@@ -82,3 +82,13 @@ def test_a_draft_render_loads_no_model_and_ends_with_one_line(
     check = run_cli(["precache", "--check", str(LECTURE), "Summary"], tmp_path,
                     {k: v for k, v in env.items() if k != "MANIM_QWEN_MLX_DRAFT"})
     assert check.returncode == 1 and "2 narration(s) missing" in check.stdout  # placeholders are not narration
+
+
+def test_a_scene_in_draft_mode_stops_precache_with_what_to_do(
+    tiny_model: Path, reference: Path, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANIM_QWEN_MLX_COLLECT", str(tmp_path / "requests.jsonl"))  # as precache's dry run
+    svc = QwenMLXService(model=tiny_model, ref_audio=reference, cache_dir=cache_dir, draft=True)
+    with pytest.raises(SettingsError, match="remove draft=True from the scene"):
+        svc._wrap_generate_from_text("A circle.")
+    assert not (tmp_path / "requests.jsonl").exists() and not (cache_dir / "drafts").exists()
