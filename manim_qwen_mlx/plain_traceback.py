@@ -1,7 +1,7 @@
 """In precache's dry run of the user's scenes, a failure prints as Python's plain traceback, not manim's
 rich box: the box cuts every line at its width (a long narration line lost its end), and the parent
 reads the frames back (``voiceover.collect.failure_excerpt``). Installed when manim loads our plugin in
-that subprocess (``MANIM_QWEN_MLX_COLLECT`` set); outside the layers, like ``quiet_sox``.
+that subprocess (``MANIM_QWEN_MLX_COLLECT`` set); outside the layers.
 """
 
 from __future__ import annotations

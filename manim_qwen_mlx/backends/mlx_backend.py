@@ -122,6 +122,7 @@ class MlxSteps:
                     inputs = predictor.codec_embedding[group](codes[-1])
                 return mx.concatenate(codes, axis=1), keys
 
+            # Traced once: every draws of this signature groups its rows the same way, keys passed in.
             self._predictors[key] = mx.compile(frame)
         return self._predictors[key]
 
