@@ -1,10 +1,10 @@
 """Continuous batching: up to B generations (rows) in flight over one loaded model.
 
-Each step asks the backend for every row's next logits at once (the dense layers as one matrix product
-over the rows, on either backend), applies each row's own policy (``decode.RowPolicy``: its random stream,
-penalty history, minimum length, loop detector, frame ceiling), then has the backend make every row's
-frame. A row that ends (end-of-speech, a loop, its ceiling) leaves at once and the next job in the queue
-is prefilled in its place. The queue is read as rows free up, so a consumer may put a job back (a
+Each step asks the backend for every row's next logits at once, draws every row's first code in one graph
+(``decode.first_codes``: each row's own penalty, masks, sampler and random stream), then has the backend
+make every row's frame, whose codes are read once; each row's policy (``decode.RowPolicy``) takes its
+codes: end-of-speech, a loop or its frame ceiling ends it. A row that ends leaves at once (the backend's
+``drop``) and the next job in the queue is prefilled in its place. The queue is read as rows free up, so a consumer may put a job back (a
 runaway's retry) while it iterates. One-by-one synthesis is this with B = 1: one path, not two.
 """
 
