@@ -4,8 +4,9 @@ Each step asks the backend for every row's next logits at once, draws every row'
 (``decode.first_codes``: each row's own penalty, masks, sampler and random stream), then has the backend
 make every row's frame, whose codes are read once; each row's policy (``decode.RowPolicy``) takes its
 codes: end-of-speech, a loop or its frame ceiling ends it. A row that ends leaves at once (the backend's
-``drop``) and the next job in the queue is prefilled in its place. The queue is read as rows free up, so a consumer may put a job back (a
-runaway's retry) while it iterates. One-by-one synthesis is this with B = 1: one path, not two.
+``drop``) and the next job in the queue is prefilled in its place. The queue is read as rows free up, so
+a consumer may put a job back (a runaway's retry) while it iterates. One-by-one synthesis is this with
+B = 1: one path, not two.
 """
 
 from __future__ import annotations
