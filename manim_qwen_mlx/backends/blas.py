@@ -1,6 +1,6 @@
 """The BLAS mlx binds to on Linux. mlx's CPU wheel bundles the reference BLAS (fp32 matmul at ~5
 GFLOPS); a system OpenBLAS loaded with RTLD_GLOBAL *before mlx is first imported* makes mlx's BLAS calls
-bind to it (30x faster matmuls here; after the import it is too late). Every loader calls
+bind to it (far faster matmuls: docs/performance.md; after the import it is too late). Every loader calls
 ``prepare_blas`` first.
 """
 

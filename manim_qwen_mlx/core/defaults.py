@@ -66,8 +66,8 @@ TRANSCRIPT_CHARS_PER_SECOND = (3.0, 30.0)
 CACHE_INDEX_NAME = "cache.json"
 VOICE_STORE_FOLDER = ".voices"  # encoded reference voices, beside the narration cache
 BATCH_SIZE_ENV = "MANIM_QWEN_MLX_BATCH_SIZE"  # precache --batch-size
-# Rows in flight during precache: at 0.6B dims on 2 CPU cores 32 narrations ran 1.1x faster than at 16 for
-# 0.3 GB more at most, the tiny model's mlx steps 1.4x (docs/performance.md); a shorter video runs whole.
+# Rows in flight during precache: more rows share each weight's read, for a little more memory
+# (docs/performance.md); a shorter video runs whole.
 DEFAULT_BATCH_SIZE = 32
 
 # What a model download fetches: weights as safetensors only (nothing is unpickled), configs, tokenizer.

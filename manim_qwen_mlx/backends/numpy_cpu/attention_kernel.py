@@ -1,8 +1,8 @@
 """One new token's attention for rows that each own a key/value store (the talker's rows, each at its own
 position), compiled by numba for the machine it runs on.
 
-numpy runs it as a few small products a row and layer, their cost mostly dispatch: 45 ms of a batch-8
-frame, 92 ms at 16, against 11 and 25 here (benchmarks/cpu_kernels.py). Here one job takes a row and one of
+numpy runs it as a few small products a row and layer, their cost mostly dispatch (figures:
+benchmarks/cpu_kernels.py, docs/performance.md). Here one job takes a row and one of
 its key/value heads, and the query heads of that group share one read of the head's keys and values. A
 row's values depend on its own store alone, whatever rows share the call.
 """

@@ -1,5 +1,5 @@
 """Layers for the CPU with the same weights and results as mlx-audio's, in far fewer passes:
-convolutions as matmuls (the decoder's stages before its waveform blocks, which are cpu_decoder's).
+convolutions as matmuls (the decoder's stages before its waveform blocks, which are ``decoder``'s).
 
 Weights keep mlx's layout, [out, kernel, in], so the swapped layer reads the loaded parameters.
 """

@@ -1,8 +1,8 @@
 """The steps' products of a few rows with a weight matrix, compiled by numba for the machine it runs on.
 
 A step multiplies each weight matrix by one row per generation in flight. The weights do not fit in
-cache, so the time is the stream of them from memory; BLAS packs them for a matrix product (2-row
-products slower than two matrix-vector ones; at 8 rows 1.25-1.4x this kernel's time: benchmarks/cpu_kernels.py).
+cache, so the time is the stream of them from memory; BLAS packs them for a matrix product, slower for a
+few rows than this kernel (figures: benchmarks/cpu_kernels.py, docs/performance.md).
 This kernel reads each weight once for all the rows, four outputs against two rows at a time, with a
 zero row padding an odd count. Every output of a row is summed in one order whatever rows share the
 product, so a row's codes at batch B are bit for bit its codes at batch 1.

@@ -2,7 +2,7 @@
 
 Each generated frame runs the talker once and the code predictor sixteen times, one token a row at a
 time: products bound by how fast the weights stream from memory. mlx's CPU backend hands a row to BLAS
-as a matrix-matrix product that packs the weights (2.6x slower than a matrix-vector one here:
+as a matrix-matrix product that packs the weights (slower than a matrix-vector one:
 benchmarks/cpu_kernels.py). So on the CPU the steps, and the prompt's prefill (one BLAS product per
 projection over all its tokens), run in numpy on zero-copy views of the model's own float32 weights: no
 second copy, the same arithmetic in float32. The steps' products over the rows in flight run in our

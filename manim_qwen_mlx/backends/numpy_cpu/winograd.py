@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OUTPUTS = 4  # a tile's outputs: F(2, 7) rounds finer (91 dB, not 82) and decodes 1.15-1.2x slower
+OUTPUTS = 4  # a tile's outputs: F(2, 7) rounds finer but decodes slower (docs/performance.md)
 POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.75, -0.75)  # with infinity: OUTPUTS + taps - 1 of them
 
 
