@@ -46,6 +46,9 @@ GIVEN = {
     "max_wer": 0.2,
     "asr": "org/asr",
     "allow_download": False,
+    "pronunciations": {"Euler": "Oiler"},
+    "math_speech": False,
+    "draft": True,
 }
 
 
@@ -63,6 +66,7 @@ def test_service_takes_every_option_of_the_table_and_no_other(reference: Path, t
     assert (svc.word_boundaries, svc.allow_download, Path(svc.cache_dir)) == (True, False, tmp_path / "c")
     expected = takes.Checking(Thresholds(3.0, 0.6, 0.2), 5, pace=False, verify=True, asr=ModelRef.resolve("org/asr"))
     assert svc.checking == expected
+    assert (svc.pronunciations, svc.math_speech, svc.draft) == ({"Euler": "Oiler"}, False, True)
     with pytest.raises(Exception, match=r"Unknown QwenMLXService option\(s\) \['temprature'\]"):
         QwenMLXService("org/model", reference, temprature=0.5)
 
