@@ -124,3 +124,11 @@ def test_the_spoken_form_shows_beside_the_written_where_they_differ() -> None:
     assert "The area is πr²." in differs and "spoken: The area is pi r squared." in differs
     same = render("t", [Row("A circle grows.", None, None, "A circle grows.")])
     assert "spoken:" not in same
+
+
+def test_a_draft_placeholder_is_marked() -> None:
+    from manim_qwen_mlx.cli.review_page import Row, render
+
+    marked = render("t", [Row("A circle.", None, None, "A circle.", drafted=True)])
+    assert "not synthesized yet" in marked and "a draft placeholder, silence, stands in for it" in marked
+    assert "draft placeholder" not in render("t", [Row("A circle.", None, None, "A circle.")])
