@@ -12,7 +12,7 @@ from manim_qwen_mlx import QwenMLXService, SettingsError
 from manim_qwen_mlx.cli.download_cmd import download
 from manim_qwen_mlx.cli.say_cmd import say
 from manim_qwen_mlx.core.model_ref import ModelRef
-from manim_qwen_mlx.core.options import OPTIONS, SETTING_OPTIONS, markdown_table
+from manim_qwen_mlx.core.options import COMMON, OPTIONS, SETTING_OPTIONS, markdown_table
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import Thresholds
@@ -107,8 +107,11 @@ def test_say_takes_the_services_synthesis_options_with_the_same_defaults() -> No
     assert _click_params(download)["revision"].help == next(o.help for o in OPTIONS if o.name == "revision")
 
 
-def test_readme_table_is_generated_from_the_table() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- options:start -->\n(.*?)\n<!-- options:end -->", readme, re.S)
-    assert block is not None, "README.md lost its options block"
-    assert block.group(1) == markdown_table(), "run: python scripts/update_readme_options.py"
+@pytest.mark.parametrize("path, name, names", [("docs/options.md", "options", None),
+                                               ("README.md", "common-options", COMMON)])
+def test_the_docs_tables_are_generated_from_the_table(path: str, name: str, names: tuple[str, ...] | None) -> None:
+    text = (REPO / path).read_text(encoding="utf-8")
+    block = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
+    assert block is not None, f"{path} lost its {name} block"
+    assert block.group(1) == markdown_table(names), "run: python scripts/update_readme_options.py"
+    assert block.group(1).count("\n| `") == len(names or OPTIONS)  # a row each

@@ -162,10 +162,16 @@ def shown_default(option: Option) -> str:
     return "none" if option.default is None else str(option.default)
 
 
-def markdown_table() -> str:
-    """The README's option table."""
+# The README's short table: what people set most; docs/options.md has every option.
+COMMON = ("model", "ref_audio", "ref_text", "pronunciations", "lang_code", "seed", "speed", "draft")
+
+
+def markdown_table(names: tuple[str, ...] | None = None) -> str:
+    """The option table (docs/options.md), or the rows of ``names`` in the table's order (the README's)."""
     rows = ["| option | default | environment | per call | what it does |", "|---|---|---|---|---|"]
     for option in OPTIONS:
+        if names is not None and option.name not in names:
+            continue
         env = f"`{option.env}`" if option.env else ""
         per_call = "yes" if option.per_call else ""
         rows.append(f"| `{option.name}` | `{shown_default(option)}` | {env} | {per_call} | {option.help} |")
