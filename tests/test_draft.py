@@ -48,6 +48,8 @@ def test_a_missing_narration_gets_a_placeholder_of_its_estimated_length(
     assert {item.status for item in scan(cache_dir).items} == {"draft"}
     shown = CliRunner().invoke(main, ["cache", "list", "--cache-dir", str(cache_dir)]).output
     assert shown.count("draft ") == 3 and "placeholder" in shown  # the faster "A circle." is its own
+    assert CliRunner().invoke(main, ["cache", "clear", "--yes", "--cache-dir", str(cache_dir)]).exit_code == 0
+    assert placeholders(cache_dir) == [] and not (cache_dir / "drafts").exists()
 
 
 def test_cached_narration_plays_its_real_audio_and_draft_off_never_serves_a_placeholder(
@@ -61,6 +63,7 @@ def test_cached_narration_plays_its_real_audio_and_draft_off_never_serves_a_plac
     assert "drafts" in str(placeholder["original_audio"])
     again = real._wrap_generate_from_text("A square.")  # draft off: synthesized, the placeholder ignored
     assert "drafts" not in str(again["original_audio"]) and again["duration"] != placeholder["duration"]
+    assert not Path(placeholder["original_audio"]).exists() and placeholders(cache_dir) == []  # and gone
 
 
 def test_precache_refuses_draft_mode(tmp_path: Path) -> None:

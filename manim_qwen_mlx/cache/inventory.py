@@ -90,7 +90,8 @@ def _item(cache: NarrationCache, entry: Entry, report: Report) -> Item:
 
 
 def clear(directory: Path) -> list[Entry]:
-    """Remove all our narration and the encoded voices kept beside it; other services' entries stay."""
+    """Remove all our narration, the encoded voices kept beside it and draft placeholders; other services'
+    entries stay."""
     import shutil
 
     from manim_qwen_mlx.core.defaults import VOICE_STORE_FOLDER
@@ -98,6 +99,7 @@ def clear(directory: Path) -> list[Entry]:
     cache = NarrationCache(directory)
     removed = cache.remove(ours)
     shutil.rmtree(cache.directory / VOICE_STORE_FOLDER, ignore_errors=True)
+    shutil.rmtree(cache.directory / DRAFTS, ignore_errors=True)
     return removed
 
 

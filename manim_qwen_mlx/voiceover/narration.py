@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from manim_qwen_mlx import audio
 from manim_qwen_mlx.cache import Entry, NarrationCache
+from manim_qwen_mlx.cache.inventory import DRAFTS
 from manim_qwen_mlx.cache.key import cache_key, input_data
 from manim_qwen_mlx.cache.owners import Owner, claim, owns, recorded, with_owners
 from manim_qwen_mlx.companions import aligner
@@ -181,8 +182,11 @@ def _store(
     if said.owner is not None:
         entry = with_owners(entry, [said.owner], cache.directory)
     if said.bookmarks is not None:
-        return _with_word_times(cache, entry, spoken, said.settings, said.bookmarks, speech=speech)
-    cache.store(entry)
+        entry = _with_word_times(cache, entry, spoken, said.settings, said.bookmarks, speech=speech)
+    else:
+        cache.store(entry)
+    for placeholder in (cache.directory / DRAFTS).glob(f"*-{key[:16]}.*"):  # draft mode's stand-in: real now
+        placeholder.unlink(missing_ok=True)
     return entry
 
 
