@@ -169,8 +169,15 @@ def test_categorical_over_rows_is_mlx_s_categorical_row_by_row(dtype: str) -> No
     assert drawn == 960
 
 
+def _draw_rows(policies: list[decode.RowPolicy], logits: Any) -> Any:
+    draws = decode.RowDraws(policies)
+    codes, keys = draws(logits, draws.keys())
+    draws.keep(keys)
+    return codes
+
+
 def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
-    """draw_rows (one compiled graph for the rows sharing a sampler) against each row's own ``sample`` with
+    """RowDraws (one compiled graph for the rows sharing a sampler) against each row's own ``sample`` with
     its own split key: the same code every draw, and the same keys after, with mixed and greedy samplers."""
     config = type("Config", (), {"codec_eos_id": 0, "num_code_groups": 16, "vocab_size": 2048})()
     top_k, top_p = decode.Sampling(0.9, 50, 1.0, 1.05), decode.Sampling(1.0, 0, 0.8)
@@ -179,10 +186,10 @@ def test_rows_drawn_together_draw_what_each_draws_alone() -> None:
     alone = [decode.RowPolicy(config, top_k, s, 10, seed) for seed, s in enumerate(samplers)]
     for turn in range(6):
         logits = mx.random.normal((len(samplers), 2048), key=mx.random.key(100 + turn)) * 4
-        drawn = np.array(decode.draw_rows(together, logits)).tolist()
+        drawn = np.array(_draw_rows(together, logits)).tolist()
         pairs = enumerate(zip(alone, samplers, strict=True))
         assert drawn == [int(decode.sample(logits[i : i + 1], s, _own_key(p, s)).item()) for i, (p, s) in pairs]
-        one = np.array(decode.draw_rows(together[2:3], logits[2:3])).tolist()  # a row alone, as at batch 1
+        one = np.array(_draw_rows(together[2:3], logits[2:3])).tolist()  # a row alone, as at batch 1
         assert one == [int(decode.sample(logits[2:3], top_k, _own_key(alone[2], top_k)).item())]
     for mine, theirs in zip(together, alone, strict=True):
         assert np.array_equal(np.array(mine.key), np.array(theirs.key))

@@ -174,6 +174,12 @@ def clamp_monotonic(times: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.maximum.accumulate(np.clip(times, low, high)) if len(times) else times
 
 
+def estimated_boundaries(spoken: str, seconds: float, sample_rate: int) -> list[dict[str, Any]]:
+    """Stored word boundaries of ``spoken`` estimated over audio of ``seconds`` (nothing heard yet)."""
+    whole = [Span(0, len(spoken), 0, round(seconds * sample_rate))]
+    return stored_boundaries(estimate(spoken, whole, sample_rate), spoken)
+
+
 def stored_boundaries(timed: list[WordTime], spoken: str) -> list[dict[str, Any]]:
     """Word boundaries in the spoken (normalised) text, as stored in the cache entry."""
     return [

@@ -152,14 +152,6 @@ class RowDraws:
         return mx.concatenate([codes for codes, _ in drawn])[back], mx.concatenate([new for _, new in drawn])[back]
 
 
-def draw_rows(policies: list[RowPolicy], logits: Any) -> Any:
-    """Codes [R] (lazy mlx) of one codebook for the rows of ``policies``, their keys moved on."""
-    draws = RowDraws(policies)
-    codes, keys = draws(logits, draws.keys())
-    draws.keep(keys)
-    return codes
-
-
 def _draw_group(logits: Any, keys: Any, options: Sampling) -> tuple[Any, Any]:
     import mlx.core as mx
 

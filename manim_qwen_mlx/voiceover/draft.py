@@ -42,10 +42,10 @@ def entry(cache: NarrationCache, said: Narration) -> Entry:
     folder = cache.directory / DRAFTS
     folder.mkdir(parents=True, exist_ok=True)
     wav = folder / f"{slug(said.spoken)}-{key[:16]}.wav"
-    if not wav.exists():
+    if not wav.exists():  # its note first: a placeholder listed is never one without its text
+        note = json.dumps({"text": said.spoken, "duration": seconds, "key": key}).encode()
+        atomic_write(wav.with_suffix(".json"), lambda handle: handle.write(note), durable=False)
         clips.write_wav(wav, np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32))
-    note = {"text": said.spoken, "duration": seconds, "key": key}
-    atomic_write(wav.with_suffix(".json"), lambda handle: handle.write(json.dumps(note).encode()), durable=False)
     if not _placeholders:
         atexit.register(_report)
     _placeholders.add(key)
@@ -62,9 +62,8 @@ def estimated_seconds(said: Narration) -> float:
 
 
 def _estimated_times(found: Entry, said: Narration) -> Entry:
-    whole = [timing.Span(0, len(said.spoken), 0, round(float(found["duration"]) * SAMPLE_RATE))]
-    estimate = timing.estimate(said.spoken, whole, SAMPLE_RATE)
-    return {**found, "word_boundaries": timing.stored_boundaries(estimate, said.spoken)}
+    times = timing.estimated_boundaries(said.spoken, float(found["duration"]), SAMPLE_RATE)
+    return {**found, "word_boundaries": times}
 
 
 def _report() -> None:

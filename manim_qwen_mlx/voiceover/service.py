@@ -162,9 +162,7 @@ class QwenMLXService(SpeechService):
             stand_in = narration.placeholder(log_path.parent, seconds)
             entry = {"input_text": text, "input_data": data, "original_audio": str(stand_in), "duration": seconds}
         if bookmarks is not None and "word_boundaries" not in entry:
-            whole = [timing.Span(0, len(spoken), 0, round(float(entry["duration"]) * SAMPLE_RATE))]
-            estimate = timing.estimate(spoken, whole, SAMPLE_RATE)
-            entry = {**entry, "word_boundaries": timing.stored_boundaries(estimate, spoken)}
+            entry = {**entry, "word_boundaries": timing.estimated_boundaries(spoken, entry["duration"], SAMPLE_RATE)}
         return entry
 
     def resolve(self, **overrides: object) -> tuple[Voice, SynthesisSettings]:
