@@ -106,7 +106,7 @@ def census(folder: str, size: int) -> dict[str, float]:
 
     model, built, sampling = prompts(folder, size)
     steps = model.steps()
-    rows = [steps.start(each, 8) for each in built]
+    rows = steps.start(built, [8] * len(built))
     policies = [decode.RowPolicy(model.config, sampling, sampling, 8, i) for i in range(size)]
     for _ in range(2):  # past the first frames' shapes
         steps.frame(rows, decode.first_codes(policies, steps.talk(rows)), decode.RowDraws(policies))

@@ -31,7 +31,7 @@ def logits_of(model: Any, steps: Any, built: Any, codes: np.ndarray) -> list[np.
     import mlx.core as mx
     from draws import Forced
 
-    row, seen = steps.start(built, len(codes)), []
+    row, seen = steps.start([built], [len(codes)])[0], []
     mx.disable_compile()  # the forced draws read each codebook's logits as they go
     for frame in codes:
         seen.append(np.array(steps.talk([row]))[0])

@@ -52,7 +52,7 @@ def main() -> None:
         mx.eval(logits, [layer.keys for layer in cache], [layer.values for layer in cache])
         times["mlx forward"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        row = steps.start(built, 8)
+        row = steps.start([built], [8])[0]
         times["numpy prefill"].append(time.perf_counter() - started)
         reference = np.asarray(logits[0, -1])
         worst = max(worst, float(np.abs(np.asarray(row.logits[0]) - reference).max() / np.abs(reference).max()))

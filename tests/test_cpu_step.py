@@ -48,7 +48,7 @@ def test_numpy_steps_equal_mlx_steps(which: str, request: pytest.FixtureRequest)
     model = loader.load(request.getfixturevalue(which))
     built = _prompt(model)
     fast, slow = NumpySteps(model.module), MlxSteps(model.module)
-    fast_row, slow_row = fast.start(built, 12), slow.start(built, 12)
+    fast_row, slow_row = fast.start([built], [12])[0], slow.start([built], [12])[0]
     for _ in range(12):
         fast_logits, slow_logits = fast.talk([fast_row]), slow.talk([slow_row])
         np.testing.assert_allclose(np.array(fast_logits), np.array(slow_logits), rtol=1e-4, atol=1e-5)
@@ -89,7 +89,7 @@ def test_mlx_keeps_the_steps_where_numpy_cannot_help(
 def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> None:
     model = loader.load(tiny_model)
     steps = NumpySteps(model.module)
-    row = steps.start(_prompt(model), 2)  # room for two steps after the prefill
+    row = steps.start([_prompt(model)], [2])[0]  # room for two steps after the prefill
     for _ in range(3):
         logits = steps.talk([row])
         steps.frame([row], _greedy(logits), Greedy())
@@ -119,7 +119,7 @@ def test_a_row_s_every_value_is_the_same_alone_and_beside_others(deep: Path, pos
     steps = NumpySteps(model.module)
 
     def trace(prompts: list[Any], watched: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        rows = [steps.start(each, 8) for each in prompts]
+        rows = steps.start(prompts, [8] * len(prompts))
         seen = []
         for _ in range(8):
             logits = steps.talk(rows)
@@ -168,14 +168,14 @@ def test_a_voice_s_start_is_prefilled_once_and_changes_nothing(tiny_model: Path)
     calls: list[int] = []
     whole = steps.talker.prefill
     steps.talker.prefill = lambda x, store: calls.append(len(x)) or whole(x, store)  # type: ignore[method-assign]
-    rows = [steps.start(each, 4) for each in built]
+    rows = steps.start(built, [4] * len(built))
     assert calls[0] == built[0].voiced and calls[1:] == [len(built[0].embeds[0]) - built[0].voiced,
                                                          len(built[1].embeds[0]) - built[1].voiced]
     assert len(steps._shared) == 1
     # The split prefill is the whole prompt's, up to rounding; and a fresh process gives the same bits.
-    unsplit = NumpySteps(model.module).start(replace(built[1], voiced=0), 4)
+    unsplit = NumpySteps(model.module).start([replace(built[1], voiced=0)], [4])[0]
     np.testing.assert_allclose(rows[1].hidden, unsplit.hidden, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(rows[1].hidden, NumpySteps(model.module).start(built[1], 4).hidden)
+    np.testing.assert_array_equal(rows[1].hidden, NumpySteps(model.module).start([built[1]], [4])[0].hidden)
 
 
 @pytest.mark.parametrize("which", ["tiny_model", "deep"])
@@ -188,7 +188,7 @@ def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
     def run(compiled: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
         (mx.enable_compile if compiled else mx.disable_compile)()
         steps = MlxSteps(model.module)
-        rows, codes, logits = [steps.start(each, 8) for each in built], [], []
+        rows, codes, logits = steps.start(built, [8] * len(built)), [], []
         for frame in range(8):
             if frame == 5:
                 rows = rows[:1]  # a row leaves: the predictor's row count changes
@@ -205,3 +205,28 @@ def test_the_compiled_code_predictor_gives_what_the_uncompiled_one_does(
         np.testing.assert_array_equal(made, expected)
     for made, expected in zip(compiled_logits, logits, strict=True):
         np.testing.assert_allclose(made, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "deep"])
+def test_rows_prefilled_together_are_what_each_prefill_alone_gives(which: str, request: pytest.FixtureRequest) -> None:
+    """mlx prefills the rows that join in one frame as one padded batch: each row's logits and keys are the
+    ones its prefill alone gives (on the CPU, bit for bit), and a row alone is prefilled as mlx-audio does."""
+    model = loader.load(request.getfixturevalue(which))
+    built = [_prompt(model), _prompt(model, streaming=True), _prompt(model)]
+    assert len({each.embeds.shape[1] for each in built}) == 2  # padded: the rows' lengths differ
+    talker = model.module.talker
+    caches = talker.make_cache()
+    logits, _ = talker(built[1].embeds, cache=caches)
+    steps = MlxSteps(model.module)
+    together = steps.start(built, [4] * len(built))
+    alone = MlxSteps(model.module).start([built[1]], [4])[0]
+    np.testing.assert_array_equal(np.array(alone.logits), np.array(logits[:, -1]))
+    length = built[1].embeds.shape[1]
+    for row in together:
+        single = MlxSteps(model.module).start([row.prompt], [4])[0]
+        np.testing.assert_array_equal(np.array(row.logits[row.index]), np.array(single.logits[0]))
+        np.testing.assert_array_equal(np.array(row.hidden[row.index]), np.array(single.hidden[0]))
+    for layer in (0, -1):
+        slot = together[1].seat.slot
+        np.testing.assert_array_equal(np.array(steps.slots.keys[layer][slot, :, :length]),
+                                      np.array(caches[layer].keys[0, :, :length]))

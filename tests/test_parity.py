@@ -66,7 +66,7 @@ def _forced_gaps(model: Any, built: Any, expected: np.ndarray, penalty: float) -
     penalty and masks). A negative gap is a choice this backend makes otherwise."""
     policy = decode.RowPolicy(model.config, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, len(expected), 0)
     steps = model.steps()
-    row, gaps = steps.start(built, len(expected)), []
+    row, gaps = steps.start([built], [len(expected)])[0], []
     mx.disable_compile()  # the forced draws read each codebook's logits as they go
     try:
         _feed(steps, row, policy, expected, penalty, gaps)

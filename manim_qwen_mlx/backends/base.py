@@ -49,8 +49,9 @@ class FrameSteps(Protocol):
     (sampling stays in mlx, one random stream per row); codes come back as numpy [R, 16], once a frame;
     whatever else a row holds is the backend's own."""
 
-    def start(self, prompt: Prompt, max_frames: int) -> Any:
-        """A new row: its prompt prefilled; the next ``talk`` hands out the prefill's logits."""
+    def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[Any]:
+        """New rows, one a prompt, prefilled (together where the backend can: a row's values are still its
+        own), each generating at most its ``max_frames``; the next ``talk`` hands out the prefills' logits."""
         ...
 
     def talk(self, rows: list[Any]) -> Any:

@@ -66,10 +66,28 @@ class MlxSteps:
         self.slots = SlotCache(model)
         self._predictors: dict[tuple[Any, ...], Any] = {}
 
-    def start(self, prompt: Prompt, max_frames: int) -> MlxRow:
-        cache = self.model.talker.make_cache()  # the prefill at batch 1, then its keys join the batch cache
-        logits, hidden = self.model.talker(prompt.embeds, cache=cache)
-        return MlxRow(prompt, self.slots.join(cache, cache[0].offset), logits[:, -1, :], hidden[:, -1:, :])
+    def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[MlxRow]:
+        """The rows' prefills as one batch: each prompt padded to the longest, its padding masked out of every
+        row's attention, so a row's keys and logits are what its prefill alone computes (the mask of a row
+        without padding is mlx-audio's own causal mask); then each row's keys join the batch cache."""
+        import mlx.core as mx
+
+        lengths = [prompt.embeds.shape[1] for prompt in prompts]
+        longest = max(lengths)
+        embeds = mx.concatenate([mx.pad(prompt.embeds, [(0, 0), (0, longest - length), (0, 0)])
+                                 for prompt, length in zip(prompts, lengths, strict=True)])
+        positions, lowest = mx.arange(longest), mx.finfo(embeds.dtype).min
+        causal = (positions[:, None] < positions[None]).astype(embeds.dtype) * lowest  # mlx-audio's, as mlx makes it
+        padded = positions[None, :] >= mx.array(lengths)[:, None]
+        mask = mx.where(padded[:, None, :], lowest, causal[None])[:, None]
+        caches = [_ArrayCache() for _ in self.model.talker.model.layers]
+        logits, hidden = self.model.talker(embeds, mask=mask, cache=caches)
+        ends = mx.array(lengths) - 1
+        which = mx.arange(len(prompts))
+        logits, hidden = logits[which, ends], hidden[which, ends][:, None]
+        seats = self.slots.join([cache.keys for cache in caches], [cache.values for cache in caches], lengths)
+        return [MlxRow(prompt, seat, logits, hidden, index) for index, (prompt, seat) in enumerate(zip(prompts, seats,
+                                                                                                    strict=True))]
 
     def drop(self, row: MlxRow) -> None:
         self.slots.leave(row.seat)

@@ -63,18 +63,23 @@ class SlotCache:
     def capacity(self) -> int:
         return self.keys[0].shape[2] if self.keys else 0
 
-    def join(self, prefill: list[Any], length: int) -> Seat:
-        """A new row's seat, holding its prefill's keys and values (mlx-audio caches, ``length`` tokens)."""
-        if None not in self.seats:
-            self._resize(max(1, 2 * self.slots), self.capacity)
-        if length > self.capacity:
-            self._resize(self.slots, _blocks(length))
-        seat = Seat(self.seats.index(None), length)
-        self.seats[seat.slot] = seat
-        for layer, cache in enumerate(prefill):
-            self.keys[layer][seat.slot : seat.slot + 1, :, :length] = cache.keys[:, :, :length]
-            self.values[layer][seat.slot : seat.slot + 1, :, :length] = cache.values[:, :, :length]
-        return seat
+    def join(self, keys: list[Any], values: list[Any], lengths: list[int]) -> list[Seat]:
+        """New rows' seats: row ``r`` of each layer's prefill ``keys`` / ``values`` [R, kv heads, L, head size]
+        holds its first ``lengths[r]`` tokens."""
+        free = self.seats.count(None)
+        if free < len(lengths):
+            self._resize(max(1, 1 << (self.slots - free + len(lengths) - 1).bit_length()), self.capacity)
+        if max(lengths) > self.capacity:
+            self._resize(self.slots, _blocks(max(lengths)))
+        seats = []
+        for row, length in enumerate(lengths):
+            seat = Seat(self.seats.index(None), length)
+            self.seats[seat.slot] = seat
+            seats.append(seat)
+            for layer in range(self.layers):
+                self.keys[layer][seat.slot : seat.slot + 1, :, :length] = keys[layer][row : row + 1, :, :length]
+                self.values[layer][seat.slot : seat.slot + 1, :, :length] = values[layer][row : row + 1, :, :length]
+        return seats
 
     def leave(self, seat: Seat) -> None:
         self.seats[seat.slot] = None

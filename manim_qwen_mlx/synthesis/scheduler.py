@@ -4,7 +4,7 @@ Each step asks the backend for every row's next logits at once, draws every row'
 (``decode.first_codes``: each row's own penalty, masks, sampler and random stream), then has the backend
 make every row's frame, whose codes are read once; each row's policy (``decode.RowPolicy``) takes its
 codes: end-of-speech, a loop or its frame ceiling ends it. A row that ends leaves at once (the backend's
-``drop``) and the next job in the queue is prefilled in its place. The queue is read as rows free up, so
+``drop``) and the next jobs in the queue are prefilled in their places, together. The queue is read as rows free up, so
 a consumer may put a job back (a runaway's retry) while it iterates. One-by-one synthesis is this with
 B = 1: one path, not two.
 """
@@ -52,11 +52,13 @@ def run(model: LoadedTTS, queue: deque[tuple[Tag, Job]], batch_size: int) -> Ite
     steps = model.steps()
     rows: list[_Row[Tag]] = []
     while queue or rows:
-        while queue and len(rows) < batch_size:
-            tag, job = queue.popleft()
-            prompt = job.prompt()
-            policy = RowPolicy(model.config, job.talker_sampling, job.subtalker_sampling, job.max_frames, job.seed)
-            rows.append(_Row(tag, prompt, policy, steps.start(prompt, job.max_frames)))
+        joining = [queue.popleft() for _ in range(min(len(queue), batch_size - len(rows)))]
+        if joining:  # the rows that join in one frame are prefilled together
+            prompts = [job.prompt() for _, job in joining]
+            states = steps.start(prompts, [job.max_frames for _, job in joining])
+            rows.extend(_Row(tag, prompt, RowPolicy(model.config, job.talker_sampling, job.subtalker_sampling,
+                                                    job.max_frames, job.seed), state)
+                        for (tag, job), prompt, state in zip(joining, prompts, states, strict=True))
         policies = [row.policy for row in rows]
         firsts = first_codes(policies, steps.talk([row.state for row in rows]))
         # Every row's whole frame, one read of its codes: a row whose first code is end-of-speech drops the rest.

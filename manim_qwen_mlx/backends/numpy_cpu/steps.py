@@ -58,7 +58,11 @@ class NumpySteps:
         self.threads = CpuThreads(kernel_threads)
         self._shared: dict[bytes, Store] = {}
 
-    def start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
+    def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[NumpyRow]:
+        return [self._start(prompt, most) for prompt, most in zip(prompts, max_frames, strict=True)]
+
+    def _start(self, prompt: Prompt, max_frames: int) -> NumpyRow:
+        """One row's prefill: each row's is its own (its products split by shape alone, ``Stack.prefill``)."""
         import mlx.core as mx
 
         self.threads.adjust()
