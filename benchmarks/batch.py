@@ -36,12 +36,13 @@ TEXTS = [
 
 
 def worker(folder: str, rows: int, frames: int, batch: int, codes_out: str) -> None:
-    from collections import deque
-
     from manim_qwen_mlx.backends.blas import prepare_blas
 
     prepare_blas()
     import numpy as np
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from one_row import scheduled
 
     from manim_qwen_mlx import audio
     from manim_qwen_mlx.core.settings import Sampling
@@ -56,8 +57,8 @@ def worker(folder: str, rows: int, frames: int, batch: int, codes_out: str) -> N
     built = [prompt.build(model, TEXTS[i % len(TEXTS)], spoken, "auto", False) for i in range(rows)]
     sampling = Sampling(0.9, 50, 1.0, 1.05)
     warm = scheduler.Job(lambda: built[0], sampling, sampling, 2, 0)
-    list(scheduler.run(model, deque([(0, warm)]), 1))
-    jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built))
+    list(scheduled(model, [(0, warm)], 1))
+    jobs = [(i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built)]
     steps = model.steps()
     start, prefill = steps.start, [0.0]
 
@@ -70,7 +71,7 @@ def worker(folder: str, rows: int, frames: int, batch: int, codes_out: str) -> N
 
     steps.start = timed_start  # type: ignore[method-assign]
     started = time.perf_counter()
-    results = {index: np.array(codes.codes) for index, _, codes in scheduler.run(model, jobs, batch)}
+    results = {done.tag: np.array(done.codes.codes) for done in scheduled(model, jobs, batch)}
     seconds = time.perf_counter() - started
     np.save(codes_out, np.stack([results[i] for i in range(rows)]))
     made = sum(r.shape[0] for r in results.values())

@@ -1,4 +1,4 @@
-"""Why a sentence's decode runs beside the steps on the CPU: the steps of a batch (``scheduler.run`` over
+"""Why a sentence's decode runs beside the steps on the CPU: the steps of a batch (``scheduler.Scheduler`` over
 ROWS rows of FRAMES frames, prefill included) and the speech decoder's numpy stages (one 24-frame
 sentence's, after the 6 s reference), each alone on one core and on every core, then both at once, the
 decodes holding one core (``threads.beside_steps``) for as long as the steps take. In one process, as
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
-from batch import TEXTS
+from batch import REPO, TEXTS
 from vs_reference import CLIP
 
 
@@ -44,6 +44,9 @@ def main() -> None:
     from manim_qwen_mlx.model import loader
     from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
 
+    sys.path.insert(0, str(REPO / "tests"))
+    from one_row import scheduled
+
     model = loader.load(args.checkpoint.resolve())
     voice = Voice.from_options(CLIP, CLIP.with_suffix(".txt").read_text().strip())
     assert voice.ref_audio is not None
@@ -56,11 +59,11 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     def steps(one_core: bool) -> float:
-        jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, args.frames, 1000 + i))
-                     for i, b in enumerate(built))
+        jobs = [(i, scheduler.Job(lambda b=b: b, sampling, sampling, args.frames, 1000 + i))
+                for i, b in enumerate(built)]
         started = time.perf_counter()
         with threads.beside_steps() if one_core else nullcontext():  # held here: the steps leave a core
-            list(scheduler.run(model, jobs, args.rows))
+            list(scheduled(model, jobs, args.rows))
         return time.perf_counter() - started
 
     def decodes(one_core: bool, count: int = 4) -> float:

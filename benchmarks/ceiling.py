@@ -76,7 +76,7 @@ def decoder_flops_per_frame(model: Any, frames: int = 24) -> tuple[float, float]
         kind.__call__ = counting(kind)  # type: ignore[method-assign]
     try:
         codes = mx.random.randint(0, 2048, (1, frames, 16))
-        mx.eval(model.decode(codes))
+        mx.eval(model.module.speech_tokenizer.decode(codes))
     finally:
         for kind, original in originals.items():
             kind.__call__ = original  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ second):
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import one_row  # noqa: E402 (after the path it needs)
+
 CLIP = REPO / "example_scenes" / "voices" / "espeak.wav"
 ONE_SECOND_TEXT = "The quick brown"
 
@@ -41,16 +45,18 @@ def _best(rounds: int, run: Callable[[], Any]) -> tuple[float, Any]:
     return min(times), out
 
 
-def _full_decode(model: Any, spoken: Any) -> Callable[[Any, Any, Any], np.ndarray]:
+def _full_decode(model: Any, spoken: Any) -> Callable[[Any, Any, Any], Any]:
     """Today's arm before this change: the reference's codes decoded in front, their share cut off."""
     import mlx.core as mx
 
-    def to_audio(_model: Any, codes: Any, _context: Any = None) -> np.ndarray:
-        reference = spoken.ref_codes.transpose(0, 2, 1)
-        wav = model.decode(mx.concatenate([reference, mx.array(codes)[None]], axis=1))
-        return np.asarray(wav[reference.shape[1] * 1920 :], dtype=np.float32)
+    from manim_qwen_mlx.model.decoder_context import LaterSamples
 
-    return to_audio
+    def to_audio_later(_model: Any, codes: Any, _context: Any = None) -> LaterSamples:
+        reference = spoken.ref_codes.transpose(0, 2, 1)
+        wav = one_row.whole(model, mx.concatenate([reference, mx.array(codes)[None]], axis=1))
+        return LaterSamples.ready(np.asarray(wav[reference.shape[1] * 1920 :], dtype=np.float32))
+
+    return to_audio_later
 
 
 def main() -> None:
@@ -64,7 +70,7 @@ def main() -> None:
     from manim_qwen_mlx.audio import clips
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, sentence
+    from manim_qwen_mlx.synthesis import sentence
 
     model = loader.load(args.checkpoint.resolve())
     samples, rate = sf.read(CLIP, dtype="float32")
@@ -85,7 +91,7 @@ def main() -> None:
         voiced = spoken[name] = sentence.voice_prompt(model, "clone", clips.load_reference(voice.ref_audio),
                                                       voice.ref_text)
         full_seconds, full = _best(args.rounds, partial(_full_decode(model, voiced), model, codes))
-        ours_seconds, ours = _best(args.rounds, partial(decode.to_audio, model, codes, voiced.decoder))
+        ours_seconds, ours = _best(args.rounds, partial(one_row.to_audio, model, codes, voiced.decoder))
         error = float(np.sum((ours - full) ** 2))
         snr = float("inf") if error == 0 else 10 * np.log10(float(np.sum(full**2)) / error)
         print(f"{name:>10}{spoken[name].ref_codes.shape[2]:>8}{full_seconds:>12.2f}{ours_seconds:>15.2f}"
@@ -107,16 +113,16 @@ def _second_narration(args: argparse.Namespace, model: Any, voices: dict[str, An
     ref, settings = ModelRef.resolve(str(args.checkpoint.resolve())), SynthesisSettings(max_tokens=args.frames)
     arms = {"in front": _full_decode, "after state": None}
     results: dict[tuple[str, str], float] = {}
-    real = decode.to_audio
+    real = decode.to_audio_later  # what each sentence's decode calls (background.Decodes)
     for arm, patch in arms.items():
         for name, voice in voices.items():
-            decode.to_audio = patch(model, spoken[name]) if patch else real
+            decode.to_audio_later = patch(model, spoken[name]) if patch else real
             try:
                 engine.synthesize("A circle grows.", voice, settings, ref, allow_download=False)  # warm-up
                 again = partial(engine.synthesize, "Then it shrinks.", voice, settings, ref, allow_download=False)
                 results[arm, name], _ = _best(args.rounds, again)
             finally:
-                decode.to_audio = real
+                decode.to_audio_later = real
     print(f"{'arm':>12}{'1 s ref s':>11}{'6 s ref s':>11}{'6 s / 1 s':>11}")
     for arm in arms:
         one, six = results[arm, "1 s"], results[arm, "6 s"]

@@ -59,16 +59,16 @@ def prompts(folder: str, rows: int) -> tuple[Any, list[Any], Any]:
 
 
 def ours(folder: str, rows: int, frames: int, size: int) -> dict[str, float]:
-    from collections import deque
+    from one_row import scheduled
 
     from manim_qwen_mlx.synthesis import scheduler
 
     model, built, sampling = prompts(folder, rows)
-    warm = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, 3, i)) for i, b in enumerate(built[:size]))
-    list(scheduler.run(model, warm, size))  # compiles each row count's graphs once, as a video's first rows do
-    jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built))
+    warm = [(i, scheduler.Job(lambda b=b: b, sampling, sampling, 3, i)) for i, b in enumerate(built[:size])]
+    list(scheduled(model, warm, size))  # compiles each row count's graphs once, as a video's first rows do
+    jobs = [(i, scheduler.Job(lambda b=b: b, sampling, sampling, frames, 1000 + i)) for i, b in enumerate(built)]
     started = time.perf_counter()
-    made = sum(len(codes.codes) for _, _, codes in scheduler.run(model, jobs, size))
+    made = sum(len(done.codes.codes) for done in scheduled(model, jobs, size))
     return {"seconds": time.perf_counter() - started, "frames": made}
 
 
@@ -97,10 +97,10 @@ def census(folder: str, size: int) -> dict[str, float]:
     process asks for: ``mx.eval`` and numpy reading an mlx array)."""
     import io
     import re
-    from collections import deque
 
     import mlx.core as mx
     import numpy as np
+    from one_row import scheduled
 
     from manim_qwen_mlx.synthesis import decode, scheduler
 
@@ -136,10 +136,10 @@ def census(folder: str, size: int) -> dict[str, float]:
         waits += 1
         real_eval(*args)
 
-    jobs = deque((i, scheduler.Job(lambda b=b: b, sampling, sampling, 12, i)) for i, b in enumerate(built))
+    jobs = [(i, scheduler.Job(lambda b=b: b, sampling, sampling, 12, i)) for i, b in enumerate(built)]
     np.array, mx.eval = counted_array, counted_eval  # type: ignore[assignment]
     try:
-        frames = sum(len(result.codes) for _, _, result in scheduler.run(model, jobs, size)) / size
+        frames = sum(len(done.codes.codes) for done in scheduled(model, jobs, size)) / size
     finally:
         np.array, mx.eval = real_array, real_eval  # type: ignore[assignment]
     return {"primitives": primitives, "waits": waits / frames}

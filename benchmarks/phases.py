@@ -8,10 +8,13 @@ FOLDER keeps, or any other).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import one_row  # noqa: E402 (after the path it needs)
 
 
 def main() -> None:
@@ -27,7 +30,7 @@ def main() -> None:
     from manim_qwen_mlx import audio
     from manim_qwen_mlx.core.voice import Voice
     from manim_qwen_mlx.model import loader
-    from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+    from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
     def phase(name: str, work):  # type: ignore[no-untyped-def]
         mx.reset_peak_memory()
@@ -50,10 +53,10 @@ def main() -> None:
     built = prompt.build(model, "A circle grows slowly on the screen.", spoken, "auto", False)
     sampling = decode.Sampling(0.9, 50, 1.0, 1.05)
     codes = phase(f"{args.frames} frames (talker + code predictor)",
-                  lambda: scheduler.generate(model, built, sampling, sampling, args.frames).codes)
+                  lambda: one_row.generate(model, built, sampling, sampling, args.frames).codes)
     after = f"{codes.shape[0]} frames after the {spoken.ref_codes.shape[2]}-frame reference"
-    phase(f"decode {after}, first call", lambda: decode.to_audio(model, codes, spoken.decoder))
-    phase(f"decode {after} again", lambda: decode.to_audio(model, codes, spoken.decoder))
+    phase(f"decode {after}, first call", lambda: one_row.to_audio(model, codes, spoken.decoder))
+    phase(f"decode {after} again", lambda: one_row.to_audio(model, codes, spoken.decoder))
 
 
 if __name__ == "__main__":

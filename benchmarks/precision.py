@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import one_row  # noqa: E402 (after the path it needs)
+
 ARMS = ("float32", "8-bit, policy", "8-bit, kept")
 
 
@@ -42,7 +45,7 @@ def worker(tiny: str, arm: str, frames: int) -> dict[str, float]:
     from manim_qwen_mlx.backends import precision
     from manim_qwen_mlx.model import loader
     from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
-    from manim_qwen_mlx.synthesis import decode, prompt, scheduler
+    from manim_qwen_mlx.synthesis import decode, prompt
 
     small = json.loads((Path(tiny) / "config.json").read_text())
     config = {**small, "talker_config": {**small["talker_config"], **TALKER}, "tts_model_size": "0b6"}
@@ -66,9 +69,9 @@ def worker(tiny: str, arm: str, frames: int) -> dict[str, float]:
     model = LoadedTTS(model, TTSConfig.of(model.config), backends.choose(), donor.voice_prompts, donor.path)
     built = prompt.build(model, "A circle. Watch it grow, slowly and steadily.", prompt.VoicePrompt(), "auto", False)
     greedy = decode.Sampling(0.0, 0, 1.0)
-    scheduler.generate(model, built, greedy, greedy, 1)  # warm-up
+    one_row.generate(model, built, greedy, greedy, 1)  # warm-up
     started = time.perf_counter()
-    made = scheduler.generate(model, built, greedy, greedy, frames).codes.shape[0]
+    made = one_row.generate(model, built, greedy, greedy, frames).codes.shape[0]
     seconds = time.perf_counter() - started
     return {
         "frames_per_second": made / seconds,

@@ -33,6 +33,7 @@ SUITE = [
     ("Parity margins: greedy gaps vs float32 order (tiny)", ["parity_margins.py"]),
     ("The Mac path: mlx frames on the deep proxy vs mlx-audio batch_generate", ["mlx_frame.py", "--runs", "1"]),
     ("Draft mode vs a cached render, 20 narrations", ["draft.py", "--runs", "3"]),
+    ("A take that fails its checks: 8 narrations at batch 8", ["retakes.py", "--runs", "3"]),
     ("Full-size talker", ["full_size.py"]),
     ("CPU precision policy (0.6B)", ["precision.py"]),
     ("Decoding loop vs mlx-audio generate (tiny)", ["decode_loop.py", "--rounds", "7"]),

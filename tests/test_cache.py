@@ -141,7 +141,7 @@ def test_a_cache_that_cannot_record_a_new_user_still_serves_the_hit(
     from manim_qwen_mlx.synthesis import engine
     from manim_qwen_mlx.voiceover import narration
 
-    monkeypatch.setattr(engine, "synthesize", FakeEngine())
+    monkeypatch.setattr(engine, "synthesize_many", FakeEngine())
     said = narration.Narration("Hi.", "Hi.", Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/fake"))
     cache = NarrationCache(cache_dir)
     made, fresh = narration.ensure(cache, said)

@@ -7,6 +7,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
+import one_row
 import pytest
 from conftest import EXAMPLE_VOICE
 from draws import Greedy
@@ -18,7 +19,7 @@ from manim_qwen_mlx.backends.numpy_cpu.steps import NumpySteps
 from manim_qwen_mlx.core.defaults import FAST_CPU_ENV, PRECISION_ENV
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
 SAMPLED = decode.Sampling(temperature=0.9, top_k=50, top_p=0.95, repetition_penalty=1.05)
 
@@ -68,7 +69,7 @@ def test_sampled_generation_gives_the_same_codes(deep: Path, streaming: bool, mo
         model = replace(loaded, backend=backends.choose())  # the backend a load would choose now
         assert isinstance(model.steps(), NumpySteps) == (fast == "1")
         # Sampling draws from the row's own mlx stream on both paths, in the same order.
-        codes[fast] = np.array(scheduler.generate(model, built, SAMPLED, SAMPLED, 30, seed=11).codes)
+        codes[fast] = np.array(one_row.generate(model, built, SAMPLED, SAMPLED, 30, seed=11).codes)
     assert codes["1"].shape == (30, 16)
     np.testing.assert_array_equal(codes["1"], codes["0"])
 
@@ -83,7 +84,7 @@ def test_mlx_keeps_the_steps_where_numpy_cannot_help(
     monkeypatch.setenv(PRECISION_ENV, "keep")  # 8-bit layers and bfloat16 stay as downloaded
     quantized = loader.load(Path(shutil.copytree(tiny_model_8bit, tmp_path / "kept")))  # not the shared load
     assert isinstance(quantized.steps(), MlxSteps)
-    assert np.array(scheduler.generate(quantized, _prompt(quantized), SAMPLED, SAMPLED, 4).codes).shape == (4, 16)
+    assert np.array(one_row.generate(quantized, _prompt(quantized), SAMPLED, SAMPLED, 4).codes).shape == (4, 16)
 
 
 def test_a_store_too_small_is_an_error_not_a_wrong_answer(tiny_model: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+import one_row
 import pytest
 
 from manim_qwen_mlx import audio, backends
@@ -14,7 +15,7 @@ from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
 
@@ -58,7 +59,7 @@ def _bias_first_codebook(model: Any, bias: dict[int, float], monkeypatch: pytest
 
 def _codes(model: Any, voice: prompt.VoicePrompt, frames: int, penalty: float = 1.0, **layout: Any) -> np.ndarray:
     built = prompt.build(model, "A circle grows slowly.", voice, "auto", layout.get("streaming", False))
-    result = scheduler.generate(model, built, decode.Sampling(0.0, 0, 1.0, penalty), GREEDY, frames)
+    result = one_row.generate(model, built, decode.Sampling(0.0, 0, 1.0, penalty), GREEDY, frames)
     return np.array(result.codes)
 
 
@@ -84,14 +85,14 @@ def test_end_of_speech_waits_for_two_frames(
     eos = model.config.codec_eos_id
     _bias_first_codebook(model, {eos: 1e4}, monkeypatch)  # a model that wants to stop at once
     built = prompt.build(model, "Hi.", clone, "auto", False)
-    result = scheduler.generate(model, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
+    result = one_row.generate(model, built, decode.Sampling(0.9, 50, 1.0), decode.Sampling(0.9, 50, 1.0), 20)
     assert result.ended and result.codes.shape[0] == decode.MIN_FRAMES
 
 
 def test_a_degenerate_loop_stops_early(model: Any, clone: prompt.VoicePrompt, monkeypatch: pytest.MonkeyPatch) -> None:
     _bias_first_codebook(model, {5: 1e4}, monkeypatch)  # one code, over and over (mlx-audio issue 921)
     built = prompt.build(model, "Hi.", clone, "auto", False)
-    result = scheduler.generate(model, built, GREEDY, GREEDY, 200)
+    result = one_row.generate(model, built, GREEDY, GREEDY, 200)
     assert result.looped and not result.ended and result.codes.shape[0] == decode.LOOP_FRAMES
 
 

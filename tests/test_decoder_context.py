@@ -8,6 +8,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
+import one_row
 import pytest
 
 from manim_qwen_mlx.core.defaults import FAST_CPU_ENV, VOICE_STORE_FOLDER
@@ -31,9 +32,9 @@ def _assert_same_as_full_decode(model: Any, cases: list[tuple[int, int]]) -> Non
     rng = np.random.default_rng(len(cases))
     for reference, sentence in cases:
         codes = rng.integers(0, 2048, size=(reference + sentence, 16)).astype(np.int32)
-        full = np.array(model.decode(mx.array(codes[None])))[reference * SAMPLES_PER_FRAME :]
+        full = np.array(one_row.whole(model, mx.array(codes[None])))[reference * SAMPLES_PER_FRAME :]
         context = model.decoder_context(mx.array(codes[:reference].T[None])) if reference else None
-        ours = model.decode_after(context or model.decoder_context(), codes[reference:])
+        ours = one_row.after(model, context or model.decoder_context(), codes[reference:])
         assert ours.shape == full.shape, (reference, sentence)
         error = float(np.sum((ours - full) ** 2))
         snr = np.inf if error == 0 else 10 * np.log10(float(np.sum(full**2)) / error)

@@ -20,7 +20,7 @@ from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, engine, prompt, scheduler
+from manim_qwen_mlx.synthesis import engine, prompt, scheduler
 
 SAMPLES_PER_FRAME = 1920
 SHORT = SynthesisSettings(max_tokens=FRAMES)
@@ -64,14 +64,14 @@ def test_runaway_generation_is_retried_with_derived_seeds_then_refused(
 ) -> None:
     # Random weights never emit end-of-speech, so every try reaches the ceiling the text allows.
     frames: list[int] = []
-    real_run = scheduler.run
+    real_results = scheduler.Scheduler.results
 
-    def spy(*args: object) -> Iterator[tuple[object, object, decode.Codes]]:
-        for tag, built, result in real_run(*args):  # type: ignore[arg-type]
-            frames.append(int(result.codes.shape[0]))
-            yield tag, built, result
+    def spy(self: scheduler.Scheduler[object]) -> Iterator[scheduler.Finished[object]]:
+        for done in real_results(self):
+            frames.append(int(done.codes.codes.shape[0]))
+            yield done
 
-    monkeypatch.setattr(scheduler, "run", spy)
+    monkeypatch.setattr(scheduler.Scheduler, "results", spy)
     with pytest.raises(SynthesisError, match=r"kept talking past 2\.6 s \(or looped\) for 'Hi\.' in 3 tries"):
         _say(tiny_model, Voice.from_options(reference), "Hi.", SynthesisSettings())
     assert frames == [33, 33, 33]  # ceil(12.5 * (2 s + 0.2 s * 3 chars)), each try

@@ -19,6 +19,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
+import one_row
 import pytest
 from conftest import REPO
 from draws import Forced
@@ -26,7 +27,7 @@ from draws import Forced
 from manim_qwen_mlx.backends import device
 from manim_qwen_mlx.core.defaults import FAST_CPU_ENV
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import decode, prompt, scheduler, sentence
+from manim_qwen_mlx.synthesis import decode, prompt, sentence
 
 DATA = np.load(REPO / "tests" / "data" / "parity.npz")
 GREEDY = decode.Sampling(temperature=0.0, top_k=0, top_p=1.0)
@@ -99,7 +100,7 @@ def test_greedy_codes_equal_the_official(
         assert min(gap for _, gap in gaps) > 0  # every choice the official one, teacher-forced
     else:
         assert min(gap for _, gap in gaps) > -TIE  # otherwise only at a near tie
-    result = scheduler.generate(model, built, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, 75)
+    result = one_row.generate(model, built, decode.Sampling(0.0, 50, 1.0, penalty), GREEDY, 75)
     ours = np.array(result.codes)
     ties = [frame for frame, gap in gaps if abs(gap) < TIE]
     if device.is_cpu() or not ties:
@@ -111,12 +112,12 @@ def test_greedy_codes_equal_the_official(
 
 def test_clone_waveform_matches_the_official(model: Any) -> None:
     context = model.decoder_context(mx.array(DATA["ref_codes"].T[None]))  # from the reference's codes alone
-    ours = decode.to_audio(model, mx.array(DATA["codes_flat_1.05"]), context)
+    ours = one_row.to_audio(model, mx.array(DATA["codes_flat_1.05"]), context)
     assert _snr_db(DATA["clone_wav"], ours) >= 60
 
 
 def test_code_zero_decodes_like_any_code(model: Any) -> None:
-    ours = decode.to_audio(model, mx.array(DATA["zeros_codes"]))
+    ours = one_row.to_audio(model, mx.array(DATA["zeros_codes"]))
     assert _snr_db(DATA["zeros_wav"], ours) >= 60
 
 
@@ -124,7 +125,7 @@ def test_a_model_that_stops_at_once_still_speaks_two_frames(tiny_eager: Path) ->
     eager = loader.load(tiny_eager)
     spoken = sentence.voice_prompt(eager, "clone", DATA["clip_24k"], str(DATA["ref_text"]))
     built = prompt.build(eager, str(DATA["text"]), spoken, "auto", False)
-    result = scheduler.generate(eager, built, decode.Sampling(0.0, 50, 1.0, 1.05), GREEDY, 75)
+    result = one_row.generate(eager, built, decode.Sampling(0.0, 50, 1.0, 1.05), GREEDY, 75)
     np.testing.assert_array_equal(np.array(result.codes), DATA["eager_codes"])  # official: min_new_tokens=2
     assert result.ended and len(DATA["eager_codes"]) == decode.MIN_FRAMES
 

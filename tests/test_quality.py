@@ -16,8 +16,9 @@ from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.timing import Span
 from manim_qwen_mlx.core.voice import Voice
-from manim_qwen_mlx.synthesis import engine, takes
+from manim_qwen_mlx.synthesis import takes
 from manim_qwen_mlx.synthesis.quality import Scores, Thresholds, normalize_words, pace, wer
+from manim_qwen_mlx.synthesis.speech import Speech
 
 
 @pytest.mark.parametrize(
@@ -59,15 +60,23 @@ def test_pace_and_thresholds() -> None:
 
 
 class FakeTakes:
-    """Stands in for engine.synthesize: the audio length per seed is chosen by the test."""
+    """Makes the takes a fake (no model): the audio length per take is chosen by the test."""
 
     def __init__(self, seconds_by_take: list[float]) -> None:
         self.seconds, self.seeds = seconds_by_take, []
 
-    def __call__(self, text: str, voice: object, settings: SynthesisSettings, *args: object) -> engine.Speech:
-        self.seeds.append(settings.seed)
+    def __call__(self, text: str, seed: int) -> Speech:
+        self.seeds.append(seed)
         samples = np.full(round(self.seconds[len(self.seeds) - 1] * 24_000), 0.1, dtype=np.float32)
-        return engine.Speech(samples, [Span(0, len(text), 0, samples.size)])
+        return Speech(samples, [Span(0, len(text), 0, samples.size)])
+
+
+def _judged(fake: FakeTakes, settings: SynthesisSettings, checking: takes.Checking) -> Speech:
+    """Every take ``takes.Takes`` asks for, as ``engine.synthesize_many`` makes them, then its choice."""
+    judged = takes.Takes(TEXT, Voice(speaker="ryan"), settings, ModelRef.resolve("org/m"), False, checking)
+    while judged.judge(fake(TEXT, judged.seed)):
+        pass
+    return judged.best()
 
 
 CHECKING = takes.Checking(Thresholds(pace_tolerance=2.0, min_similarity=0.5), max_takes=3, pace=True, verify=False)
@@ -80,13 +89,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTakes:
     return FakeTakes([])
 
 
-def _best(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch, seconds: list[float]) -> tuple[object, dict]:
+def _best(fake: FakeTakes, monkeypatch: pytest.MonkeyPatch, seconds: list[float]) -> tuple[Speech, dict]:
     fake.seconds = seconds
-    monkeypatch.setattr(engine, "synthesize", fake)
-    voice = Voice(speaker="ryan")
-    speech, record = takes.best(TEXT, voice, SynthesisSettings(seed=10), ModelRef.resolve("org/m"), False, None,
-                                CHECKING)
-    return speech, record.to_json()  # as the cache entry stores it
+    speech = _judged(fake, SynthesisSettings(seed=10), CHECKING)
+    assert speech.checks is not None
+    return speech, speech.checks.to_json()  # as the cache entry stores it
 
 
 def test_a_failing_first_take_is_made_again_with_a_derived_seed(
@@ -124,9 +131,8 @@ def test_a_take_the_recognizer_mishears_is_made_again(fake: FakeTakes, monkeypat
     monkeypatch.setattr(asr, "load_or_warn", lambda ref, allow: object())
     monkeypatch.setattr(asr, "transcribe", FakeRecognizer(["something else entirely", TEXT.lower()]))
     fake.seconds = [3.0, 3.0]
-    monkeypatch.setattr(engine, "synthesize", fake)
-    _, checks = takes.best(TEXT, Voice(speaker="ryan"), SynthesisSettings(), ModelRef.resolve("org/m"), False, None,
-                           checking)
+    checks = _judged(fake, SynthesisSettings(), checking).checks
+    assert checks is not None
     record = checks.to_json()
     first, second = record["takes"]
     assert first["wer"] > 0.3 and "word error rate" in first["failures"][0] and first["heard"]

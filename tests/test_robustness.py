@@ -34,7 +34,7 @@ def _ensure(cache: NarrationCache, text: str) -> tuple[dict, bool]:
 
 def _worker(directory: str, worker: int, count: int, shared: int, log: str) -> None:
     fake = FakeEngine()
-    engine.synthesize = fake  # type: ignore[assignment]
+    engine.synthesize_many = fake  # type: ignore[assignment]
     cache = NarrationCache(directory)
     texts = [f"Worker {worker} line {i}." for i in range(count)] + [f"Shared line {i}." for i in range(shared)]
     random.Random(worker).shuffle(texts)
@@ -63,7 +63,7 @@ def test_four_processes_hundred_writes_each(cache_dir: Path, tmp_path: Path) -> 
 
 
 def test_index_rebuilds_from_entry_files(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "synthesize", FakeEngine())
+    monkeypatch.setattr(engine, "synthesize_many", FakeEngine())
     cache = NarrationCache(cache_dir)
     entries = [_ensure(cache, f"Line {i}.")[0] for i in range(5)]
     (cache_dir / "cache.json").write_text('[{"trunc')
@@ -78,7 +78,7 @@ def test_index_rebuilds_from_entry_files(cache_dir: Path, monkeypatch: pytest.Mo
 
 def test_unreadable_audio_is_a_miss(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeEngine()
-    monkeypatch.setattr(engine, "synthesize", fake)
+    monkeypatch.setattr(engine, "synthesize_many", fake)
     cache = NarrationCache(cache_dir)
     entry, _ = _ensure(cache, "A circle.")
     (cache_dir / entry["original_audio"]).write_bytes(b"RIFF\x00\x00")
@@ -133,8 +133,8 @@ OPS = st.lists(
 @given(OPS)
 def test_any_sequence_of_operations_keeps_the_invariants(tmp_path: Path, ops: list) -> None:
     directory = tmp_path / f"cache-{time.monotonic_ns()}"
-    original = engine.synthesize
-    engine.synthesize = FakeEngine()  # type: ignore[assignment]
+    original = engine.synthesize_many
+    engine.synthesize_many = FakeEngine()  # type: ignore[assignment]
     try:
         cache = NarrationCache(directory)
         present: set[str] = set()
@@ -156,7 +156,7 @@ def test_any_sequence_of_operations_keeps_the_invariants(tmp_path: Path, ops: li
                 assert_cache_invariants(directory)
         assert {e["input_text"] for e in cache.entries()} == present
     finally:
-        engine.synthesize = original
+        engine.synthesize_many = original
 
 
 @pytest.mark.stress

@@ -1,20 +1,23 @@
 """Continuous batching: a row's codes depend on its own inputs only, never on what shares its batch."""
 
-from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import one_row
 import pytest
 import soundfile as sf
 from conftest import EXAMPLE_VOICE
 
 from manim_qwen_mlx import SynthesisError, audio
+from manim_qwen_mlx.core.defaults import TAKE_SEED_STEP
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import Sampling, SynthesisSettings
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import engine, prompt, scheduler, sentence
+from manim_qwen_mlx.synthesis import engine, prompt, scheduler, sentence, takes
+from manim_qwen_mlx.synthesis.quality import Thresholds
 
 GREEDY = Sampling(0.0, 0, 1.0, 1.05)
 SAMPLED = Sampling(0.9, 50, 0.95, 1.05)
@@ -58,8 +61,7 @@ def _jobs(model: Any, voices: list[prompt.VoicePrompt], streaming: bool, samplin
 
 
 def _codes(model: Any, jobs: list[scheduler.Job], batch_size: int) -> dict[int, np.ndarray]:
-    results = scheduler.run(model, deque(enumerate(jobs)), batch_size)
-    return {index: np.array(codes.codes) for index, _, codes in results}
+    return {done.tag: np.array(done.codes.codes) for done in one_row.scheduled(model, enumerate(jobs), batch_size)}
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["non-streaming", "streaming"])
@@ -82,7 +84,7 @@ def test_batched_rows_give_the_codes_of_one_by_one(
 def test_rows_leave_as_they_end_and_queued_ones_join(tiny_model: Path, short_clip: Path) -> None:
     model = loader.load(tiny_model)
     jobs = _jobs(model, _voices(model, short_clip), False, GREEDY, [12, 3, 8, 4, 6, 2])
-    order = [index for index, _, _ in scheduler.run(model, deque(enumerate(jobs)), 2)]
+    order = [done.tag for done in one_row.scheduled(model, enumerate(jobs), 2)]
     # Two rows at a time, each leaving at its own ceiling and freeing its place for the next in the queue:
     # 1 (3 frames) at step 3, then 2 (8, from step 4) at 11, 0 at 12, 3 (4, from 12) at 15, 5 (2, from
     # 16) at 17, and 4 (6, from 13) at 18.
@@ -117,4 +119,55 @@ def test_narrations_come_back_as_they_are_done(tiny_model: Path, reference: Path
     for index, speech in made:
         assert isinstance(speech, engine.Speech)
         alone = engine.synthesize(wanted[index].text, wanted[index].voice, wanted[index].settings, ref)
+        np.testing.assert_array_equal(speech.samples, alone.samples)
+
+
+def test_a_take_that_fails_its_checks_goes_back_into_the_queue(
+    tiny_model: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rejected take's sentences are queued again with the next take's seed, ahead of the narrations still
+    waiting, while the other rows go on; its audio is the take that seed makes alone, and every narration's
+    is what it would be alone."""
+    ref, voice = ModelRef.resolve(tiny_model), Voice.from_options(reference)
+    checking = takes.Checking(Thresholds(2.0, 0.0, 1.0), 3, pace=True, verify=False)
+    texts = ["Short one.", "A longer one, cut at twenty.", "Third.", "Fourth, queued."]
+    wanted = [engine.Narrate(text, voice, SynthesisSettings(seed=i, max_tokens=6 if i == 0 else 20), checking)
+              for i, text in enumerate(texts)]
+    real_judge, real_results, real_submit = takes.Takes.judge, scheduler.Scheduler.results, scheduler.Scheduler.submit
+    finished: list[tuple[int, int]] = []
+    busy_at_retake: list[int] = []
+
+    def judge(self: takes.Takes, speech: engine.Speech) -> bool:  # the check says no to "Short one."'s first take
+        again = real_judge(self, speech)
+        if self.spoken == texts[0] and len(self.made) == 1:
+            self.made[0] = (*self.made[0][:2], ["rejected by the test"], self.made[0][3])
+            return True
+        return again
+
+    def spy(self: scheduler.Scheduler[Any]) -> Iterator[scheduler.Finished[Any]]:
+        for done in real_results(self):
+            finished.append((done.tag.narration, done.tag.take))
+            yield done
+
+    def submit(self: scheduler.Scheduler[Any], tag: Any, job: scheduler.Job, first: bool = False) -> None:
+        if tag.take:
+            busy_at_retake.append(self.pending)
+        real_submit(self, tag, job, first)
+
+    monkeypatch.setattr(takes.Takes, "judge", judge)
+    monkeypatch.setattr(scheduler.Scheduler, "results", spy)
+    monkeypatch.setattr(scheduler.Scheduler, "submit", submit)
+    made = dict(engine.synthesize_many(wanted, ref, batch_size=3))
+    # Narration 0's first take ends at frame 6; its retake is queued while other rows are still in flight
+    # and runs through the same scheduler, beside them.
+    assert busy_at_retake and busy_at_retake[0] > 0 and (0, 1) in finished
+    retaken = made[0]
+    assert isinstance(retaken, engine.Speech) and retaken.checks is not None
+    assert [take.seed for take in retaken.checks.takes] == [0, TAKE_SEED_STEP] and retaken.checks.chosen == 1
+    alone = engine.synthesize(texts[0], voice, SynthesisSettings(seed=TAKE_SEED_STEP, max_tokens=6), ref)
+    np.testing.assert_array_equal(retaken.samples, alone.samples)
+    for index in (1, 2, 3):
+        speech = made[index]
+        assert isinstance(speech, engine.Speech) and speech.checks is not None and len(speech.checks.takes) == 1
+        alone = engine.synthesize(texts[index], voice, wanted[index].settings, ref)
         np.testing.assert_array_equal(speech.samples, alone.samples)

@@ -11,9 +11,12 @@ from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # mlx comes in with the model, not with the package
+    import mlx.core as mx
 
 MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
 
@@ -22,9 +25,9 @@ MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only mo
 class Prompt:
     """The talker's input for one row: what the steps prefill and feed back frame by frame."""
 
-    embeds: Any  # [1, L, D] the prefill (mlx)
-    trailing: Any  # [1, N, D] text for the generated frames, one per frame
-    pad: Any  # [1, 1, D] text-pad, once the trailing text is used up
+    embeds: mx.array  # [1, L, D] the prefill
+    trailing: mx.array  # [1, N, D] text for the generated frames, one per frame
+    pad: mx.array  # [1, 1, D] text-pad, once the trailing text is used up
     voiced: int = 0  # how many first embeds depend on the voice and language alone (shared by their sentences)
 
 
@@ -36,11 +39,11 @@ class Draws(Protocol):
     @property
     def signature(self) -> Hashable: ...
 
-    def keys(self) -> Any: ...
+    def keys(self) -> mx.array: ...
 
-    def keep(self, keys: Any) -> None: ...
+    def keep(self, keys: mx.array) -> None: ...
 
-    def __call__(self, logits: Any, keys: Any) -> tuple[Any, Any]: ...
+    def __call__(self, logits: mx.array, keys: mx.array) -> tuple[mx.array, mx.array]: ...
 
 
 class FrameSteps(Protocol):
@@ -54,11 +57,11 @@ class FrameSteps(Protocol):
         own), each generating at most its ``max_frames``; the next ``talk`` hands out the prefills' logits."""
         ...
 
-    def talk(self, rows: list[Any]) -> Any:
+    def talk(self, rows: list[Any]) -> mx.array:
         """Logits [R, V] of each row's next frame (mlx; they may still be computing)."""
         ...
 
-    def frame(self, rows: list[Any], first: Any, draws: Draws) -> Any:
+    def frame(self, rows: list[Any], first: mx.array, draws: Draws) -> np.ndarray:
         """Every row's frame, given its first codebook's code (mlx [R], possibly not computed yet) and the rows'
         draws for the others: codes [R, 16] (numpy int32), the frame's one wait; each row's next input is
         kept for the next ``talk``."""

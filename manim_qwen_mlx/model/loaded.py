@@ -139,16 +139,8 @@ class LoadedTTS:
                                                   lambda: decoder.after(frames).arrays(), cache_dir)
         return DecoderContext.of_arrays(arrays)
 
-    def decode_after(self, context: DecoderContext, codes: Any) -> np.ndarray:
-        """Samples (float32) of codes [T, 16] decoded after ``context``; the same as decoding them after
-        the codes that led there and cutting those off."""
-        return self.continued_decoder.decode(context, np.asarray(codes))
-
     def decode_after_later(self, context: DecoderContext, codes: Any) -> LaterSamples:
-        """``decode_after``'s mlx part now, its numpy stages (if any) when the result's ``finish`` is called."""
+        """Samples (float32) of codes [T, 16] decoded after ``context`` (the same as decoding them after the codes
+        that led there and cutting those off): the mlx part now, the numpy stages (if any) at ``finish``."""
         return self.continued_decoder.decode_later(context, np.asarray(codes))
 
-    def decode(self, codes: Any) -> Any:
-        """Codes [1, T, 16] -> samples [n] (mlx), every frame's, in one pass (mlx-audio's)."""
-        wav, lengths = self.module.speech_tokenizer.decode(codes)
-        return wav[0][: int(lengths[0])]

@@ -244,13 +244,9 @@ def _scatter(values: Any, order: Any) -> Any:
     return mx.put_along_axis(mx.zeros_like(values), order, values, axis=-1)
 
 
-def to_audio(model: LoadedTTS, codes: Any, context: DecoderContext | None = None) -> Any:
-    """Samples (float32 numpy) for generated codes [frames, 16]. A clone's are decoded after the
-    reference, from the decoder's state there (``context``): the audio the official implementation
-    makes by decoding the reference's codes in front and cutting their share off."""
-    return to_audio_later(model, codes, context).finish()
-
-
 def to_audio_later(model: LoadedTTS, codes: Any, context: DecoderContext | None = None) -> LaterSamples:
-    """``to_audio``'s mlx part now, its numpy stages (the numpy-cpu backend's) when ``finish`` is called."""
+    """Samples (float32 numpy) of generated codes [frames, 16]: the mlx part now, the numpy stages (the numpy-cpu
+    backend's) when ``finish`` is called. A clone's are decoded after the reference, from the decoder's state
+    there (``context``): the audio the official implementation makes by decoding the reference's codes in
+    front and cutting their share off."""
     return model.decode_after_later(context or model.decoder_context(), codes)

@@ -10,17 +10,15 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from manim_qwen_mlx import audio
 from manim_qwen_mlx.audio import dsp, loudness
 from manim_qwen_mlx.core.defaults import (
     LOGGER_NAME,
     SAMPLE_RATE,
-    TRANSCRIPT_CHARS_PER_SECOND,
 )
 from manim_qwen_mlx.core.errors import (
     InvalidTextError,
@@ -32,19 +30,18 @@ from manim_qwen_mlx.core.errors import (
 )
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import shorten, split_sentences, spoken_units, unspoken_script
+from manim_qwen_mlx.core.text import shorten, split_sentences, unspoken_script
 from manim_qwen_mlx.core.timing import Span, locate
-from manim_qwen_mlx.core.voice import Voice, reference_sha256
+from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
 from manim_qwen_mlx.model.loaded import LoadedTTS
-from manim_qwen_mlx.synthesis import background, scheduler, sentence
+from manim_qwen_mlx.synthesis import background, scheduler, sentence, takes
 from manim_qwen_mlx.synthesis.prompt import VoicePrompt
-from manim_qwen_mlx.synthesis.scheduler import Job
+from manim_qwen_mlx.synthesis.speech import Speech, reference
 
 log = logging.getLogger(LOGGER_NAME)
 
 _warned_scripts: set[str] = set()  # a warning once per script and process
-_references: dict[str, np.ndarray] = {}  # decoded clips by sha256, once per process
 
 
 def check_voice(info: loader.ModelInfo, voice: Voice, settings: SynthesisSettings) -> None:
@@ -112,28 +109,28 @@ def check_script(info: loader.ModelInfo, text: str, settings: SynthesisSettings)
 
 
 @dataclass(frozen=True)
-class Speech:
-    samples: np.ndarray
-    spans: list[Span]  # where each sentence lies, in the text and in ``samples``
-
-
-@dataclass(frozen=True)
 class Narrate:
-    """One narration to synthesize: normalised text, voice, settings."""
+    """One narration to synthesize: normalised text, voice, settings, and its checks (None: the first take is
+    kept)."""
 
     text: str
     voice: Voice
     settings: SynthesisSettings
+    checking: takes.Checking | None = None
 
 
-def synthesize(
-    text: str,
-    voice: Voice,
-    settings: SynthesisSettings,
-    ref: ModelRef,
-    allow_download: bool = True,
-    voice_store: Path | None = None,
-) -> Speech:
+@dataclass(frozen=True)
+class _Piece:
+    """What a row is: a sentence of a narration's take, and the sentence's try (a runaway's retry)."""
+
+    narration: int
+    sentence: int
+    take: int
+    attempt: int = 0
+
+
+def synthesize(text: str, voice: Voice, settings: SynthesisSettings, ref: ModelRef, allow_download: bool = True,
+               voice_store: Path | None = None) -> Speech:
     """Audio for normalised ``text`` at 24 kHz: sentence by sentence, each trimmed of silence,
     joined by ``settings.sentence_pause``, then sped up or slowed down with the pitch kept."""
     ((_, result),) = synthesize_many([Narrate(text, voice, settings)], ref, allow_download, 1, voice_store)
@@ -151,16 +148,16 @@ def synthesize_many(
     on_sentence: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Speech | QwenMLXError]]:
     """Every narration's audio (or the error that stopped it alone), each as soon as its last sentence is
-    decoded (in the order their codes were done; on the CPU the decodes run beside the steps: ``background``):
-    their sentences run through the scheduler ``batch_size`` rows at a time, each row seeded as
-    one-by-one synthesis seeds it, so a narration's audio depends on its own inputs only. Voices and
-    settings may differ; a model that cannot load raises. ``on_sentence`` hears each kept sentence's
-    number of frames (progress)."""
+    decoded (on the CPU the decodes run beside the steps: ``background``) and its checks pass: their
+    sentences run through one scheduler, ``batch_size`` rows at a time, each row seeded as one-by-one
+    synthesis seeds it, so a narration's audio depends on its own inputs only. Both retries go back into the
+    same queue, ahead of the rest, while the other rows go on: a runaway sentence's next try, and a take that
+    fails its checks (all its sentences, with the next take's seed). Voices and settings may differ; a model
+    that cannot load raises. ``on_sentence`` hears each kept sentence's number of frames (progress)."""
     info = loader.read_info(loader.resolve_path(ref, allow_download))
     model: LoadedTTS | None = None
     voices: dict[Voice, VoicePrompt] = {}
     texts: dict[int, list[str]] = {}
-    queue: deque[tuple[tuple[int, int, int], Job]] = deque()
     for index, item in enumerate(narrations):
         try:
             check_voice(info, item.voice, item.settings)
@@ -174,62 +171,89 @@ def synthesize_many(
             yield index, exc
             continue
         texts[index] = split_sentences(item.text)
-        queue.extend(((index, number, 0), sentence.job(model, piece, item.settings, voices[item.voice]))
-                     for number, piece in enumerate(texts[index]))
     if model is None:
         return
-    chunks: dict[int, dict[int, Future[np.ndarray]]] = {index: {} for index in texts}
+    judged = {index: takes.Takes(narrations[index].text, narrations[index].voice, narrations[index].settings, ref,
+                                 allow_download, checking)
+              for index in texts if (checking := narrations[index].checking) is not None}
+    work: scheduler.Scheduler[_Piece] = scheduler.Scheduler(model, batch_size)
+    chunks: dict[int, dict[int, Future[np.ndarray]]] = {}
+    taken = dict.fromkeys(texts, 0)  # each narration's take in progress
+
+    def settings_of(index: int) -> SynthesisSettings:
+        settings = narrations[index].settings
+        return settings.with_overrides(seed=judged[index].seed) if index in judged else settings
+
+    def submit(index: int, first: bool = False) -> None:
+        chunks[index] = {}
+        jobs = [(_Piece(index, number, taken[index]),
+                 sentence.job(model, piece, settings_of(index), voices[narrations[index].voice]))
+                for number, piece in enumerate(texts[index])]
+        for tag, job in reversed(jobs) if first else jobs:
+            work.submit(tag, job, first)
+
+    def finished(index: int, speech: Speech) -> Speech | None:
+        """The narration's speech to hand back, or None when its take failed a check and another was queued."""
+        if index not in judged:
+            return speech
+        if judged[index].judge(speech):
+            taken[index] += 1
+            submit(index, first=True)
+            return None
+        return judged[index].best()
+
+    for index in texts:
+        submit(index)
     spoken: deque[int] = deque()  # narrations whose sentences all have codes, in that order
-    coming = len(queue)  # rows queued or in flight: while any are, decodes go beside the steps
     decodes = background.Decodes(model)
     try:
-        for (index, number, attempt), built, codes in scheduler.run(model, queue, batch_size):
-            coming -= 1
-            if index not in chunks:
-                continue  # its narration failed already
-            item, piece = narrations[index], texts[index][number]
-            kept = sentence.verdict(piece, item.settings, codes, attempt)
-            if kept is False:  # a runaway: this row tries again, the others go on
-                retry = sentence.job(model, piece, item.settings, voices[item.voice], attempt + 1, built)
-                queue.appendleft(((index, number, attempt + 1), retry))
-                coming += 1
-                continue
-            if isinstance(kept, SynthesisError):
-                del chunks[index]
-                coming -= _drop(queue, index)
-                yield index, kept
-                continue
-            chunks[index][number] = decodes.submit(codes.codes, voices[item.voice].decoder, coming > 0)
-            if on_sentence is not None:
-                on_sentence(int(codes.codes.shape[0]))
-            if len(chunks[index]) == len(texts[index]):
-                spoken.append(index)
-            yield from _decoded(narrations, texts, chunks, spoken, wait=coming == 0)
-        decodes.rest_here()
-        yield from _decoded(narrations, texts, chunks, spoken, wait=True)
+        while work.pending or spoken:
+            for done in work.results():
+                tag = done.tag
+                if chunks.get(tag.narration) is None:
+                    continue  # its narration failed already
+                index = tag.narration
+                item, piece = narrations[index], texts[index][tag.sentence]
+                kept = sentence.verdict(piece, item.settings, done.codes, tag.attempt)
+                if kept is False:  # a runaway: this row tries again, the others go on
+                    retry = sentence.job(model, piece, settings_of(index), voices[item.voice], tag.attempt + 1,
+                                         done.prompt)
+                    work.submit(replace(tag, attempt=tag.attempt + 1), retry, first=True)
+                    continue
+                if isinstance(kept, SynthesisError):
+                    del chunks[index]
+                    work.cancel(lambda other: other.narration == index)  # noqa: B023 (used at once)
+                    yield index, kept
+                    continue
+                chunks[index][tag.sentence] = decodes.submit(done.codes.codes, voices[item.voice].decoder,
+                                                             work.pending > 0)
+                if on_sentence is not None:
+                    on_sentence(int(done.codes.codes.shape[0]))
+                if len(chunks[index]) == len(texts[index]):
+                    spoken.append(index)
+                yield from _decoded(narrations, texts, chunks, spoken, finished, wait=work.pending == 0)
+            decodes.rest_here()
+            yield from _decoded(narrations, texts, chunks, spoken, finished, wait=True)
     finally:
         decodes.close()
 
 
 def _decoded(narrations: list[Narrate], texts: dict[int, list[str]], chunks: dict[int, dict[int, Future[np.ndarray]]],
-             spoken: deque[int], wait: bool) -> Iterator[tuple[int, Speech | QwenMLXError]]:
-    """The ``spoken`` narrations in order, while their decodes are done (or ``wait``ing for them)."""
+             spoken: deque[int], finished: Callable[[int, Speech], Speech | None],
+             wait: bool) -> Iterator[tuple[int, Speech | QwenMLXError]]:
+    """The ``spoken`` narrations in order, while their decodes are done (or ``wait``ing for them), each once
+    ``finished`` keeps its take."""
     while spoken and (wait or all(samples.done() for samples in chunks[spoken[0]].values())):
         index = spoken.popleft()
         done, item = chunks.pop(index), narrations[index]
         try:
-            yield index, _finish(item.text, texts[index], [done[n].result() for n in range(len(done))], item.settings)
+            speech = finished(index, _finish(item.text, texts[index], [done[n].result() for n in range(len(done))],
+                                             item.settings))
         except SynthesisError as exc:
             yield index, exc
-
-
-def _drop(queue: deque[tuple[tuple[int, int, int], Job]], narration: int) -> int:
-    """Take a failed narration's sentences out of the queue (the scheduler reads the same deque); how many."""
-    kept = [entry for entry in queue if entry[0][0] != narration]
-    dropped = len(queue) - len(kept)
-    queue.clear()
-    queue.extend(kept)
-    return dropped
+            continue
+        if speech is not None:
+            yield index, speech
 
 
 def _finish(text: str, sentences: list[str], chunks: list[np.ndarray], settings: SynthesisSettings) -> Speech:
@@ -268,32 +292,8 @@ def _join(text: str, sentences: list[str], chunks: list[np.ndarray], settings: S
     return Speech(loudness.normalize(samples, settings.loudness), spans)
 
 
-def reference(voice: Voice) -> np.ndarray:
-    """The clone's clip at 24 kHz, decoded once per process (and its transcript checked then)."""
-    assert voice.ref_audio is not None
-    digest = reference_sha256(voice.ref_audio)
-    if digest not in _references:
-        _references[digest] = audio.load_reference(voice.ref_audio)
-        _check_transcript(voice, _references[digest].size / SAMPLE_RATE)
-    return _references[digest]
-
-
 def _voice_prompt(model: LoadedTTS, voice: Voice, voice_store: Path | None) -> VoicePrompt:
     """What our decoding loop conditions on; the 0.6B CustomVoice model takes no instruct (as official)."""
     instruct = None if model.config.size == "0b6" else voice.instruct
     clip = reference(voice) if voice.kind == "clone" else None
     return sentence.voice_prompt(model, voice.kind, clip, voice.ref_text, voice.speaker, instruct, voice_store)
-
-
-def _check_transcript(voice: Voice, seconds: float) -> None:
-    """Warn when the transcript cannot be what the clip says: a mismatch makes the clone garble."""
-    rate = spoken_units(voice.ref_text or "") / seconds
-    low, high = TRANSCRIPT_CHARS_PER_SECOND
-    if not low <= rate <= high:
-        log.warning(
-            "The transcript of %s has %.0f characters for %.1f s of audio; check that ref_text is "
-            "exactly what the clip says.",
-            voice.ref_audio,
-            spoken_units(voice.ref_text or ""),
-            seconds,
-        )

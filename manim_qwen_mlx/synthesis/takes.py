@@ -1,7 +1,7 @@
 """Takes: a narration is synthesized, scored (quality.py), and when a check fails synthesized again with
-a derived seed, at most ``max_takes`` times; the best take is kept and every take's scores go into the
-cache entry. Pacing is free and always on unless turned off; voice similarity runs when asked
-(``verify``), since it costs a speaker-encoder pass per take.
+the next take's seed, at most ``max_takes`` times, through the same queue as every other row; the best take
+is kept and every take's scores go into the cache entry. Pacing is free and always on unless turned off;
+voice similarity runs when asked (``verify``), since it costs a speaker-encoder pass per take.
 
 The cache key does not name these options: an entry is one valid take of its inputs, and a render that
 finds a verified take uses it (so `precache --verify`, then `manim render` hits).
@@ -10,8 +10,7 @@ finds a verified take uses it (so `precache --verify`, then `manim render` hits)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,8 +22,9 @@ from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.text import shorten, spoken_units
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.model import loader
-from manim_qwen_mlx.synthesis import engine, quality
+from manim_qwen_mlx.synthesis import quality
 from manim_qwen_mlx.synthesis.quality import ChecksRecord, Scores, Take, Thresholds, pace
+from manim_qwen_mlx.synthesis.speech import Speech, reference
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -62,53 +62,58 @@ class Checking:
         return cls(thresholds, max_takes, checks, verify, ModelRef.resolve(asr) if asr else None)
 
 
-def best(
-    spoken: str,
-    voice: Voice,
-    settings: SynthesisSettings,
-    model: ModelRef,
-    allow_download: bool,
-    voice_store: Path | None,
-    checking: Checking,
-    first: engine.Speech | None = None,
-) -> tuple[engine.Speech, ChecksRecord]:
-    """The best take and the record of every take: seeds, scores, failures, which one was kept. ``first``
-    is the first take when it was made already (a batch makes it with the same seed)."""
-    expected = usual_rate(voice) * settings.speed
-    takes: list[tuple[engine.Speech, Scores, list[str], int]] = []
-    for take in range(checking.max_takes):
-        seed = settings.seed + take * TAKE_SEED_STEP
-        seeded = settings.with_overrides(seed=seed)
-        if take == 0 and first is not None:
-            speech = first
-        else:
-            speech = engine.synthesize(spoken, voice, seeded, model, allow_download, voice_store)
+class Takes:
+    """One narration's takes, judged as each is made: one that fails a check is made again with the next
+    take's seed (``engine.synthesize_many`` puts its sentences back into the scheduler's queue, so the rows in
+    flight never wait), at most ``max_takes`` times. The best take is kept, with the record of every take."""
+
+    def __init__(self, spoken: str, voice: Voice, settings: SynthesisSettings, model: ModelRef, allow_download: bool,
+                 checking: Checking) -> None:
+        self.spoken, self.voice, self.settings, self.checking = spoken, voice, settings, checking
+        self.model, self.allow_download = model, allow_download
+        self.made: list[tuple[Speech, Scores, list[str], int]] = []
+
+    @property
+    def seed(self) -> int:
+        """The seed of the take being made: take n uses seed + n * TAKE_SEED_STEP (docs/design.md)."""
+        return self.settings.seed + len(self.made) * TAKE_SEED_STEP
+
+    def judge(self, speech: Speech) -> bool:
+        """Score this take; whether another is wanted."""
+        checking = self.checking
         # A max_tokens ceiling cuts sentences on purpose: their pace says nothing then.
-        deliberate_cut = settings.max_tokens is not None
+        deliberate_cut = self.settings.max_tokens is not None
+        expected = usual_rate(self.voice) * self.settings.speed
         seconds = speech.samples.size / SAMPLE_RATE
-        paced = pace(spoken, seconds, expected) if checking.pace and not deliberate_cut else None
+        paced = pace(self.spoken, seconds, expected) if checking.pace and not deliberate_cut else None
         scores = Scores(paced)
         if checking.verify:
-            scores = _verify(spoken, voice, speech, model, allow_download, checking, paced)
+            scores = _verify(self.spoken, self.voice, speech, self.model, self.allow_download, checking, paced)
         failures = checking.thresholds.failures(scores)
-        takes.append((speech, scores, failures, seed))
+        self.made.append((speech, scores, failures, self.seed))
         if not failures:
-            break
-        log.warning("Take %d of %r failed a check (%s)", take + 1, shorten(spoken), "; ".join(failures))
-    chosen = min(range(len(takes)), key=lambda i: (len(takes[i][2]), _badness(takes[i][1], checking.thresholds)))
-    record = ChecksRecord(
-        tuple(Take(seed, scores, tuple(failures)) for _, scores, failures, seed in takes), chosen, checking.verify
-    )
-    if not record.passed:
-        log.warning("Kept the best of %d takes for %r, which still fails: %s. Listen to it, or rephrase.",
-                    len(takes), shorten(spoken), "; ".join(record.kept.failures))
-    return takes[chosen][0], record
+            return False
+        log.warning("Take %d of %r failed a check (%s)", len(self.made), shorten(self.spoken), "; ".join(failures))
+        return len(self.made) < checking.max_takes
+
+    def best(self) -> Speech:
+        """The kept take, carrying the record of every take: seeds, scores, failures, which one was kept."""
+        made, thresholds = self.made, self.checking.thresholds
+        chosen = min(range(len(made)), key=lambda i: (len(made[i][2]), _badness(made[i][1], thresholds)))
+        record = ChecksRecord(
+            tuple(Take(seed, scores, tuple(failures)) for _, scores, failures, seed in made), chosen,
+            self.checking.verify,
+        )
+        if not record.passed:
+            log.warning("Kept the best of %d takes for %r, which still fails: %s. Listen to it, or rephrase.",
+                        len(made), shorten(self.spoken), "; ".join(record.kept.failures))
+        return replace(made[chosen][0], checks=record)
 
 
 def _verify(
     spoken: str,
     voice: Voice,
-    speech: engine.Speech,
+    speech: Speech,
     model: ModelRef,
     allow_download: bool,
     checking: Checking,
@@ -138,7 +143,7 @@ def usual_rate(voice: Voice) -> float:
     """Spoken units a second this voice usually speaks: a clone's own clip, else typical speech."""
     if voice.kind != "clone" or voice.ref_audio is None:
         return ESTIMATED_CHARS_PER_SECOND
-    seconds = engine.reference(voice).size / SAMPLE_RATE
+    seconds = reference(voice).size / SAMPLE_RATE
     return spoken_units(voice.ref_text or "") / seconds or ESTIMATED_CHARS_PER_SECOND
 
 
@@ -152,5 +157,5 @@ def voice_similarity(voice: Voice, samples: np.ndarray, ref: ModelRef, allow_dow
         return None
     import mlx.core as mx
 
-    reference = model.speaker_embedding(mx.array(engine.reference(voice)))  # remembered per voice
-    return quality.cosine(np.array(reference), np.array(model.narration_embedding(mx.array(samples))))
+    embedding = model.speaker_embedding(mx.array(reference(voice)))  # remembered per voice
+    return quality.cosine(np.array(embedding), np.array(model.narration_embedding(mx.array(samples))))

@@ -26,7 +26,7 @@ from manim_qwen_mlx.core.settings import SynthesisSettings
 from manim_qwen_mlx.core.text import shorten
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.synthesis import engine, takes
-from manim_qwen_mlx.synthesis.quality import ChecksRecord
+from manim_qwen_mlx.synthesis.speech import Speech
 
 log = logging.getLogger(LOGGER_NAME)
 _warned_estimates: set[str] = set()  # missing aligners already warned about: a scene has many bookmarks
@@ -54,74 +54,64 @@ class Narration:
     bookmarks: BookmarkOptions | None = None  # word times wanted (the text has bookmarks, or asked)
     checking: takes.Checking | None = None  # each take scored, the best of up to max_takes kept
     owner: Owner | None = None  # the scene that asks (not in the key: what `cache prune FILE` owns)
+    audio_name: str | None = None  # the audio file's name when the scene chose it (not in the key)
 
     def input_data(self) -> dict[str, Any]:
         return input_data(self.spoken, self.voice, self.settings, self.model)
 
 
-def ensure(cache: NarrationCache, said: Narration, audio_name: str | None = None) -> tuple[Entry, bool]:
-    """The cache entry for ``said``, synthesized and stored if missing; and whether it was.
-
-    With ``bookmarks`` the entry carries word boundaries (in the spoken text), computed once and stored;
-    with ``checking`` each take is scored and the best of up to ``max_takes`` kept (takes.py).
-    """
-    data = said.input_data()
-    entry = cache.lookup(data)
-    if entry is not None and not needs_word_times(entry, said.bookmarks):
-        return _owned(cache, entry, said.owner), False
-    key = cache_key(data)
-    with cache.key_lock(key):  # a parallel render of the same text waits here, then hits
-        entry = cache.lookup(data)
-        if entry is not None:
-            if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
-                entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks, on_hit=True)
-            return _owned(cache, entry, said.owner), False
-        started = time.perf_counter()
-        speech, record = _synthesize(said, cache.directory)
-        entry = _store(cache, said, data, key, speech, audio_name, record)
-    log.info("Synthesized %.2f s of audio in %.2f s: %r", entry["duration"], time.perf_counter() - started,
-             shorten(said.spoken))
-    return entry, True
-
-
-def _synthesize(said: Narration, voice_store: Path) -> tuple[engine.Speech, ChecksRecord | None]:
-    inputs = (said.spoken, said.voice, said.settings, said.model, said.allow_download, voice_store)
-    if said.checking is None:
-        return engine.synthesize(*inputs), None
-    return takes.best(*inputs, said.checking)
+def ensure(cache: NarrationCache, said: Narration) -> tuple[Entry, bool]:
+    """The cache entry for ``said``, synthesized and stored if missing; and whether it was: the batch of one
+    (``ensure_batch``), as a render asks for it (a cached entry's word times from a local aligner only)."""
+    ((_, outcome),) = ensure_batch([(cache, said)], rendering=True)
+    if isinstance(outcome, QwenMLXError):
+        raise outcome
+    return outcome
 
 
 def ensure_batch(
     items: list[tuple[NarrationCache, Narration]],
     batch_size: int = 1,
     on_sentence: Callable[[int], None] | None = None,
+    rendering: bool = False,
 ) -> Iterator[tuple[int, tuple[Entry, bool] | QwenMLXError]]:
-    """``ensure`` for many narrations of one model, their sentences batched by the scheduler (voices and
-    settings may differ). Each item's index comes with its entry and whether it was made, or with the
-    error that stopped it alone, as soon as it is stored; a narration's audio is what ``ensure`` would
-    make. Every key is locked until its own entry is stored."""
+    """The cache entries of narrations of one model: each item's index with its entry and whether it was
+    made, or with the error that stopped it alone, as soon as it is stored. The missing ones are synthesized
+    together (``engine.synthesize_many``: their sentences batched by the scheduler, voices and settings may
+    differ; with ``checking`` each take scored and the best of up to ``max_takes`` kept, takes.py), and a
+    narration's audio is what it would be alone. Every missing key is locked until its own entry is stored
+    (a parallel render of the same text waits, then hits). With ``bookmarks`` an entry carries word
+    boundaries (in the spoken text), computed once and stored; ``rendering``: a cached entry's come from a
+    local aligner only (a render never waits on a download for timings)."""
     keyed = [(cache, said, said.input_data()) for cache, said in items]
     locks = {index: ExitStack() for index in range(len(keyed))}
     try:
+        for index, (cache, said, data) in enumerate(keyed):  # hits first, without a lock
+            entry = cache.lookup(data)
+            if entry is not None and not needs_word_times(entry, said.bookmarks):
+                locks.pop(index)
+                yield index, (_owned(cache, entry, said.owner), False)
         # One order for every process, so two batch runs never wait on each other's locks in a cycle.
         for index in sorted(locks, key=lambda i: (keyed[i][0].directory, cache_key(keyed[i][2]))):
             cache, _, data = keyed[index]
             locks[index].enter_context(cache.key_lock(cache_key(data)))
         missing = []
-        for index, (cache, said, data) in enumerate(keyed):
+        for index in sorted(locks):
+            cache, said, data = keyed[index]
             entry = cache.lookup(data)
             if entry is None:
                 missing.append(index)
                 continue
             if said.bookmarks is not None and needs_word_times(entry, said.bookmarks):
-                entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks)
-            entry = _owned(cache, entry, said.owner)
+                entry = _with_word_times(cache, entry, said.spoken, said.settings, said.bookmarks, on_hit=rendering)
             locks.pop(index).close()
-            yield index, (entry, False)
+            yield index, (_owned(cache, entry, said.owner), False)
         if not missing:
             return
         store, first = keyed[missing[0]][0].directory, keyed[missing[0]][1]
-        wanted = [engine.Narrate(keyed[i][1].spoken, keyed[i][1].voice, keyed[i][1].settings) for i in missing]
+        wanted = [engine.Narrate(keyed[i][1].spoken, keyed[i][1].voice, keyed[i][1].settings, keyed[i][1].checking)
+                  for i in missing]
+        started = time.perf_counter()
         made = engine.synthesize_many(wanted, first.model, first.allow_download, batch_size, store, on_sentence)
         for number, speech in made:
             index = missing[number]
@@ -130,12 +120,10 @@ def ensure_batch(
                 locks.pop(index).close()
                 yield index, speech
                 continue
-            record = None
-            if said.checking is not None:  # the batch made the first take; the checks decide on the rest
-                speech, record = takes.best(said.spoken, said.voice, said.settings, said.model, said.allow_download,
-                                            cache.directory, said.checking, first=speech)
-            entry = _store(cache, said, data, cache_key(data), speech, None, record)
+            entry = _store(cache, said, data, cache_key(data), speech)
             locks.pop(index).close()
+            log.info("Synthesized %.2f s of audio (%.2f s since the batch began): %r", entry["duration"],
+                     time.perf_counter() - started, shorten(said.spoken))
             yield index, (entry, True)
     finally:
         for stack in locks.values():
@@ -156,14 +144,12 @@ def _store(
     said: Narration,
     data: dict[str, Any],
     key: str,
-    speech: engine.Speech,
-    audio_name: str | None,
-    checks: ChecksRecord | None = None,
+    speech: Speech,
 ) -> Entry:
     """Write the audio and its entry (with word times when asked for, the takes' scores and the scene that
     asked) into the cache."""
     spoken = said.spoken
-    name = audio_name or cache.audio_name(spoken, key)
+    name = said.audio_name or cache.audio_name(spoken, key)
     target = cache.directory / name
     audio.write_wav(target, speech.samples)
     entry: Entry = {
@@ -177,8 +163,8 @@ def _store(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": dict(_versions()),
     }
-    if checks is not None:
-        entry["checks"] = checks.to_json()
+    if speech.checks is not None:
+        entry["checks"] = speech.checks.to_json()
     if said.owner is not None:
         entry = with_owners(entry, [said.owner], cache.directory)
     if said.bookmarks is not None:
@@ -209,7 +195,7 @@ def _with_word_times(
     spoken: str,
     settings: SynthesisSettings,
     bookmarks: BookmarkOptions,
-    speech: engine.Speech | None = None,
+    speech: Speech | None = None,
     on_hit: bool = False,
 ) -> Entry:
     """Add word boundaries to ``entry`` and store it; exact with the aligner, else estimated."""
@@ -218,7 +204,7 @@ def _with_word_times(
         path = cache.audio_file(entry)
         if path is None or spans is None:
             return entry
-        speech = engine.Speech(audio.read_wav(path), spans)
+        speech = Speech(audio.read_wav(path), spans)
     timed, method = None, "estimate"
     if bookmarks.mode == "align":
         # On a cache hit only a local aligner is used: a render never waits on a download for timings.
@@ -235,7 +221,7 @@ def _with_word_times(
 
 
 def _align(
-    spoken: str, speech: engine.Speech, settings: SynthesisSettings, bookmarks: BookmarkOptions, allow_download: bool,
+    spoken: str, speech: Speech, settings: SynthesisSettings, bookmarks: BookmarkOptions, allow_download: bool,
     on_hit: bool = False,
 ) -> list[timing.WordTime] | None:
     try:

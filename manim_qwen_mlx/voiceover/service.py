@@ -108,12 +108,11 @@ class QwenMLXService(SpeechService):
         said_form = spoken_forms.speak(written, words, bool(kwargs.pop("math_speech", self.math_speech)))
         spoken = said_form.text  # what the model says and the key names; subcaptions show the written text
         voice, settings = self.resolve(**kwargs)
+        cache = NarrationCache(cache_dir or self.cache_dir)
         said = narration.Narration(
             text, spoken, voice, settings, self.model_ref, self.allow_download, timing_options, self.checking,
-            _asking_scene(),
+            _asking_scene(), _audio_name(cache, path) if path is not None else None,
         )
-        cache = NarrationCache(cache_dir or self.cache_dir)
-        audio_name = _audio_name(cache, path) if path is not None else None
         if collect.log_path() is not None:
             if self.draft:
                 raise SettingsError(
@@ -124,7 +123,7 @@ class QwenMLXService(SpeechService):
         elif self.draft:
             entry = draft.entry(cache, said)
         else:
-            entry, _ = narration.ensure(cache, said, audio_name)
+            entry, _ = narration.ensure(cache, said)
         entry["input_text"] = text  # this call's bookmarks, which the tracker reads
         if "word_boundaries" in entry:
             # Stored against the spoken text; the tracker counts offsets in this call's bookmark-free text.
