@@ -1,9 +1,11 @@
 """What a take that fails its checks costs the rows in flight: 8 narrations at batch 8 (tiny checkpoint, the
-example clone), two short ones among six long ones, where a check rejects the two short ones' first takes,
-against the same run with no rejection. Each retake goes back into the scheduler's queue with its next seed,
-so the long rows go on beside it; the extra time should be about the retakes' own frames at the batch's
-pace, not the long rows stalled while the retakes run alone. Each arm ``--runs`` times, alternating, in one
-process (the model loaded and warmed up once).
+example clone), two short ones among six long ones, through ``narration.ensure_batch`` (what ``precache``
+runs), where a check rejects the two short ones' first takes, against the same run with no rejection. Each
+retake goes back into the scheduler's queue with its next seed, so the long rows go on beside it: the
+rejections should cost at most what the two retakes cost alone (the third arm), not the long rows stalled
+while the retakes run. The check is the voice-similarity check (``verify``) with the score made up by the
+benchmark, so no second model is needed. Each arm ``--runs`` times, alternating, in one process (the model
+loaded and warmed up once), each run into a fresh cache.
 
     .venv/bin/python benchmarks/retakes.py [--runs 3]
 """
@@ -15,6 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,65 +40,61 @@ def main() -> None:
     prepare_blas()
     from fixtures.tiny_qwen3_tts import build_checkpoint
 
+    from manim_qwen_mlx.cache import NarrationCache
+    from manim_qwen_mlx.core.defaults import TAKE_SEED_STEP
     from manim_qwen_mlx.core.model_ref import ModelRef
     from manim_qwen_mlx.core.settings import SynthesisSettings
     from manim_qwen_mlx.core.voice import Voice
-    from manim_qwen_mlx.synthesis import engine, quality, scheduler, takes
+    from manim_qwen_mlx.synthesis import quality, takes
+    from manim_qwen_mlx.voiceover import narration
 
     folder = build_checkpoint(Path(tempfile.mkdtemp()) / "tiny", "base")
     ref = ModelRef.resolve(str(folder))
     voice = Voice.from_options(REPO / "example_scenes" / "voices" / "espeak.wav")
-    checking = takes.Checking(quality.Thresholds(2.0, 0.0, 1.0), 3, pace=True, verify=False)
-    narrations = [engine.Narrate(text, voice, SynthesisSettings(seed=i, max_tokens=SHORT if i < 2 else LONG), checking)
-                  for i, text in enumerate(TEXTS)]
+    checking = takes.Checking(quality.Thresholds(2.0, 0.5, 1.0), 3, pace=True, verify=True)
+    said = [narration.Narration(text, text, voice, SynthesisSettings(seed=i, max_tokens=SHORT if i < 2 else LONG),
+                                ref, checking=checking) for i, text in enumerate(TEXTS)]
     rejected: set[str] = set()
-    frames = [0]
-    real_judge, real_results = takes.Takes.judge, scheduler.Scheduler.results
+    judged: set[str] = set()
 
-    def judge(self: takes.Takes, speech: engine.Speech) -> bool:
-        again = real_judge(self, speech)
-        if self.spoken in rejected and len(self.made) == 1:  # the check says no to this first take
-            first = self.made[0]
-            self.made[0] = (first[0], first[1], ["rejected by the benchmark"], first[3])
-            return True
-        return again
+    def made_up(spoken: str, *args: object) -> quality.Scores:  # the check says no to a rejected first take
+        first = spoken not in judged
+        judged.add(spoken)
+        return quality.Scores(None, 0.0 if first and spoken in rejected else 1.0)
 
-    def counted(self: scheduler.Scheduler[object]) -> object:
-        for done in real_results(self):
-            frames[0] += int(done.codes.codes.shape[0])
-            yield done
+    takes._verify = made_up  # type: ignore[assignment]
 
-    takes.Takes.judge = judge  # type: ignore[method-assign]
-    scheduler.Scheduler.results = counted  # type: ignore[assignment,method-assign]
-
-    def run(reject: bool) -> tuple[float, int]:
+    def run(items: list[narration.Narration], reject: bool) -> float:
         rejected.clear()
         rejected.update(TEXTS[:2] if reject else [])
-        frames[0] = 0
+        judged.clear()
+        cache = NarrationCache(Path(tempfile.mkdtemp()) / "cache")
         started = time.perf_counter()
-        made = dict(engine.synthesize_many(narrations, ref, batch_size=8))
-        assert all(isinstance(speech, engine.Speech) for speech in made.values())
-        return time.perf_counter() - started, frames[0]
+        done = dict(narration.ensure_batch([(cache, item) for item in items], 8))
+        assert len(done) == len(items) and all(isinstance(outcome, tuple) for outcome in done.values())
+        return time.perf_counter() - started
 
-    run(True)  # warm-up: the model, the voice, every row count's compiled graphs
-    times: dict[bool, list[float]] = {False: [], True: []}
-    made: dict[bool, int] = {}
+    retakes = [replace(item, settings=item.settings.with_overrides(seed=item.settings.seed + TAKE_SEED_STEP),
+                       checking=None) for item in said[:2]]
+    arms: dict[str, Callable[[], float]] = {
+        "no rejection": lambda: run(said, False),
+        "two first takes rejected": lambda: run(said, True),
+        "the two retakes alone": lambda: run(retakes, False),
+    }
+    for go in arms.values():  # warm-up: the model, the voice, every row count's compiled graphs
+        go()
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
     for _ in range(args.runs):
-        for reject in (False, True):
-            seconds, made[reject] = run(reject)
-            times[reject].append(seconds)
-    plain, retaken = statistics.median(times[False]), statistics.median(times[True])
-    extra = made[True] - made[False]
-    pace = made[False] / plain  # rows x frames a second at this batch, no rejection
-    print(f"8 narrations at batch 8 (2 x {SHORT} frames, 6 x {LONG}), median of {args.runs}")
-    print("| run | s (range) | rows x frames made |")
-    print("|---|---:|---:|")
-    for reject, label in ((False, "no rejection"), (True, "two first takes rejected")):
-        print(f"| {label} | {statistics.median(times[reject]):.2f} ({min(times[reject]):.2f}-{max(times[reject]):.2f}) "
-              f"| {made[reject]} |")
-    print(f"\nextra time {retaken - plain:+.2f} s for {extra} retake row-frames; those frames at the batch's own pace "
-          f"({pace:.0f} row-frames/s) would take {extra / pace:.2f} s; run alone after the batch, each retake's "
-          f"{SHORT} frames would hold the six long rows for that long.")
+        for arm, go in arms.items():
+            times[arm].append(go())
+    median = {arm: statistics.median(values) for arm, values in times.items()}
+    print(f"8 narrations at batch 8 (2 x {SHORT} frames, 6 x {LONG}), median of {args.runs}, seconds (range)")
+    print("| run | s |")
+    print("|---|---:|")
+    for arm, values in times.items():
+        print(f"| {arm} | {median[arm]:.2f} ({min(values):.2f}-{max(values):.2f}) |")
+    extra = median["two first takes rejected"] - median["no rejection"]
+    print(f"\nthe rejections cost {extra:+.2f} s; the two retakes alone take {median['the two retakes alone']:.2f} s")
 
 
 if __name__ == "__main__":
