@@ -11,7 +11,7 @@ from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # mlx comes in with the model, not with the package
     import mlx.core as mx
 
 MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
+Row = TypeVar("Row")  # a backend's own row in flight (``MlxRow``, ``NumpyRow``)
 
 
 @dataclass(frozen=True)
@@ -46,28 +47,30 @@ class Draws(Protocol):
     def __call__(self, logits: mx.array, keys: mx.array) -> tuple[mx.array, mx.array]: ...
 
 
-class FrameSteps(Protocol):
+class FrameSteps(Protocol[Row]):
     """The single-token steps of rows in flight, for one loaded model. Each row has its own prompt and
     position, so rows of different lengths join and leave without padding. Logits are mlx arrays [R, V]
     (sampling stays in mlx, one random stream per row); codes come back as numpy [R, 16], once a frame;
-    whatever else a row holds is the backend's own."""
+    whatever else a row holds is the backend's own: ``MlxSteps`` is ``FrameSteps[MlxRow]``, ``NumpySteps``
+    ``FrameSteps[NumpyRow]``. Which one runs is chosen at load, so a loaded model's steps are
+    ``FrameSteps[Any]`` and the scheduler holds each row as an opaque ``object`` it only hands back."""
 
-    def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[Any]:
+    def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[Row]:
         """New rows, one a prompt, prefilled (together where the backend can: a row's values are still its
         own), each generating at most its ``max_frames``; the next ``talk`` hands out the prefills' logits."""
         ...
 
-    def talk(self, rows: list[Any]) -> mx.array:
+    def talk(self, rows: list[Row]) -> mx.array:
         """Logits [R, V] of each row's next frame (mlx; they may still be computing)."""
         ...
 
-    def frame(self, rows: list[Any], first: mx.array, draws: Draws) -> np.ndarray:
+    def frame(self, rows: list[Row], first: mx.array, draws: Draws) -> np.ndarray:
         """Every row's frame, given its first codebook's code (mlx [R], possibly not computed yet) and the rows'
         draws for the others: codes [R, 16] (numpy int32), the frame's one wait; each row's next input is
         kept for the next ``talk``."""
         ...
 
-    def drop(self, row: Any) -> None:
+    def drop(self, row: Row) -> None:
         """The row left (ended, or cancelled): what it held is freed."""
         ...
 
@@ -104,7 +107,7 @@ class Backend(Protocol):
         """Swaps made once the weights are loaded, fixed and at their precision; returns the model."""
         ...
 
-    def steps(self, model: MlxAudioTTS) -> FrameSteps:
+    def steps(self, model: MlxAudioTTS) -> FrameSteps[Any]:
         """Steps for rows of ``model``, its weights read once."""
         ...
 

@@ -97,13 +97,13 @@ class LoadedTTS:
         """Codes of codebook ``group + 2`` -> [.., D]."""
         return self.module.talker.code_predictor.codec_embedding[group](ids)
 
-    def steps(self) -> FrameSteps:
+    def steps(self) -> FrameSteps[Any]:
         """The backend's single-token steps for rows of this model (one for the model's life: what they
         keep, such as a voice's prefilled start, serves every later synthesis)."""
         return self._steps
 
     @cached_property
-    def _steps(self) -> FrameSteps:
+    def _steps(self) -> FrameSteps[Any]:
         return self.backend.steps(self.module)
 
     def reference_codes(self, samples: Any, cache_dir: Path | None = None) -> Any:
