@@ -88,6 +88,7 @@ def test_on_the_installed_mlx_audio_every_fix_applies() -> None:
     states = model_fixes.states()
     assert [s.name for s in states] == [f.name for f in model_fixes.FIXES]
     assert all(s.applies is True and s.detail == "applied at load" for s in states)
+    assert model_fixes.signature() == f"fixes-{model_fixes.FIXES_VERSION}"  # the stored voices' key as before
 
 
 @pytest.fixture
@@ -184,6 +185,8 @@ def test_a_probe_that_cannot_run_leaves_its_fix_out_and_says_so(
         checks = {check.name: check for check in doctor._fixes()}
         assert checks["decoder window"].status == "warn" and "reinstall" in checks["decoder window"].fix
         assert checks["decoded length"].status == "ok" and "applied at load" in checks["decoded length"].detail
+        # A stored voice made without that fix is never read where it is applied, nor the other way round.
+        assert model_fixes.signature() == f"fixes-{model_fixes.FIXES_VERSION}-unprobed-0"
     finally:
         monkeypatch.undo()
         model_fixes.states.cache_clear()

@@ -16,7 +16,7 @@ OFFLINE_ENV = "MANIM_QWEN_MLX_OFFLINE"
 CACHE_DIR_ENV = "MANIM_QWEN_MLX_CACHE_DIR"  # renders and the CLI; default <media_dir>/voiceovers
 # Set by `manim-qwen-mlx precache` for the scene run that collects narrations instead of speaking them.
 COLLECT_ENV = "MANIM_QWEN_MLX_COLLECT"
-ESTIMATED_CHARS_PER_SECOND = 14.0  # placeholder durations while collecting
+ESTIMATED_CHARS_PER_SECOND = 14.0  # the pace of a voice without a clip of its own (preset, designed)
 
 SAMPLE_RATE = 24_000
 FRAME_RATE = 12.5  # codec frames per second of audio

@@ -54,7 +54,8 @@ def read_weights(model: MlxAudioTTS, folder: Path, backend: Backend) -> MlxAudio
 def adapt(model: MlxAudioTTS, folder: Path, backend: Backend) -> LoadedTTS:
     """Steps 4 to 6, on the model ``read_weights`` returned, as ``backend`` runs it."""
     model = backend.after_fixes(fixes.apply(model))
-    # Reference codes and speaker embeddings depend on the fixes: a new version encodes voices again.
-    store = VoicePromptStore(f"{folder}|fixes-{fixes.FIXES_VERSION}")
+    # Reference codes and speaker embeddings depend on the fixes: a new version, or a fix left out, encodes
+    # voices again.
+    store = VoicePromptStore(f"{folder}|{fixes.signature()}")
     model = remember_voice_prompts(model, store)
     return LoadedTTS(model, TTSConfig.of(model.config), backend, store, folder)

@@ -110,6 +110,13 @@ def states() -> tuple[FixState, ...]:
     return tuple(found)
 
 
+def signature() -> str:
+    """What the fixes make of a model, for the voice store's key: their version, and each fix whose probe
+    could not run (left out, so mlx-audio's own values stand where the fix would have changed them)."""
+    unprobed = "".join(f"-unprobed-{index}" for index, state in enumerate(states()) if state.applies is None)
+    return f"fixes-{FIXES_VERSION}{unprobed}"
+
+
 def apply(model: MlxAudioTTS) -> MlxAudioTTS:
     """The fixes this mlx-audio still needs, applied in order."""
     for fix, state in zip(FIXES, states(), strict=True):

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from manim_qwen_mlx.cache.owners import Owner
-from manim_qwen_mlx.core.defaults import COLLECT_ENV, ESTIMATED_CHARS_PER_SECOND
+from manim_qwen_mlx.core.defaults import COLLECT_ENV
 from manim_qwen_mlx.core.errors import QwenMLXError
 from manim_qwen_mlx.core.model_ref import ModelRef
 from manim_qwen_mlx.core.settings import SynthesisSettings
-from manim_qwen_mlx.core.text import slug, spoken_units
+from manim_qwen_mlx.core.text import slug
 from manim_qwen_mlx.core.voice import Voice
 from manim_qwen_mlx.synthesis.quality import Thresholds
 from manim_qwen_mlx.synthesis.takes import Checking
@@ -112,10 +112,6 @@ def record(request: Request | Problem) -> None:
     line = request.to_json() if isinstance(request, Request) else json.dumps({"problem": asdict(request)})
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
-
-
-def estimate_seconds(spoken: str) -> float:
-    return max(0.5, spoken_units(spoken) / ESTIMATED_CHARS_PER_SECOND)
 
 
 # A dry run (nothing written) at the lowest quality, every animation skipped as `-n` skips those before

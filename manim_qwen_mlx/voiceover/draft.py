@@ -29,6 +29,7 @@ from manim_qwen_mlx.voiceover.narration import Narration, needs_word_times
 
 log = logging.getLogger(LOGGER_NAME)
 _placeholders: set[str] = set()  # this process's, by key, for the line at the end
+SHORTEST_SECONDS = 0.5  # no stand-in is shorter (a narration that cannot be spoken gets this)
 
 
 def entry(cache: NarrationCache, said: Narration) -> Entry:
@@ -54,11 +55,12 @@ def entry(cache: NarrationCache, said: Narration) -> Entry:
 
 
 def estimated_seconds(said: Narration) -> float:
-    """How long ``said`` will about last: its words at the voice's usual pace, its pauses, its speed."""
+    """How long ``said`` will about last: its words at the voice's usual pace, its pauses, its speed (the one
+    estimate: draft placeholders, and precache's stand-ins while it collects)."""
     sentences = split_sentences(said.spoken)
     words = sum(spoken_units(sentence) for sentence in sentences) / takes.usual_rate(said.voice)
     pauses = (len(sentences) - 1) * said.settings.sentence_pause
-    return max(0.5, (words + pauses) / said.settings.speed)
+    return max(SHORTEST_SECONDS, (words + pauses) / said.settings.speed)
 
 
 def _estimated_times(found: Entry, said: Narration) -> Entry:

@@ -139,7 +139,7 @@ class QwenMLXService(SpeechService):
         collect.record(collect.Problem(text, str(error)))
         log_path = collect.log_path()
         assert log_path is not None
-        seconds = collect.estimate_seconds("")
+        seconds = draft.SHORTEST_SECONDS
         stand_in = narration.placeholder(log_path.parent, seconds)
         return {"input_text": text, "input_data": {"input_text": text}, "original_audio": str(stand_in),
                 "duration": seconds}
@@ -157,7 +157,7 @@ class QwenMLXService(SpeechService):
         if entry is None:
             log_path = collect.log_path()
             assert log_path is not None
-            seconds = collect.estimate_seconds(spoken)
+            seconds = draft.estimated_seconds(said)
             stand_in = narration.placeholder(log_path.parent, seconds)
             entry = {"input_text": text, "input_data": data, "original_audio": str(stand_in), "duration": seconds}
         if bookmarks is not None and "word_boundaries" not in entry:
