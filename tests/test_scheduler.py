@@ -171,3 +171,22 @@ def test_a_take_that_fails_its_checks_goes_back_into_the_queue(
         assert isinstance(speech, engine.Speech) and speech.checks is not None and len(speech.checks.takes) == 1
         alone = engine.synthesize(texts[index], voice, wanted[index].settings, ref)
         np.testing.assert_array_equal(speech.samples, alone.samples)
+
+
+def test_cancelled_jobs_leave_and_the_others_keep_their_codes(tiny_model: Path, short_clip: Path) -> None:
+    """``cancel`` takes a row in flight out at once and a queued job before it starts; the rows left make the
+    codes they make alone."""
+    model = loader.load(tiny_model)
+    jobs = _jobs(model, _voices(model, short_clip), False, SAMPLED, [4, 12, 12, 12])
+    alone = {index: _codes(model, [job], 1)[0] for index, job in enumerate(jobs)}
+    work: scheduler.Scheduler[int] = scheduler.Scheduler(model, 2)
+    for index, job in enumerate(jobs):
+        work.submit(index, job)
+    made = {}
+    for done in work.results():
+        made[done.tag] = np.array(done.codes.codes)
+        if done.tag == 0:  # row 1 is in flight, 2 about to join, 3 queued
+            assert work.cancel(lambda tag: tag in (1, 3)) == 2 and work.pending == 1
+    assert sorted(made) == [0, 2] and work.pending == 0
+    for index in made:
+        np.testing.assert_array_equal(made[index], alone[index])
