@@ -221,3 +221,28 @@ def test_prompt_layouts(model: Any, clone: prompt.VoicePrompt) -> None:
     instruct = len(model.encode_text("<|im_start|>user\ncalm<|im_end|>\n"))
     assert preset_like.embeds.shape[1] == instruct + 3 + 4 + 1  # no speaker; first text token with bos
     assert preset_like.trailing.shape[1] == spoken  # the rest of the text, then tts-eos
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_top_k_draw_over_its_largest_logits_is_the_draw_over_all(dtype: str) -> None:
+    """The top-k samplers take their exponentials over the k + TOP_K_SLACK largest logits only: the draws and
+    keys are the full computation's, bit for bit, also where logits tie at the k-th value (rounded logits, as
+    bfloat16 ones tie), at the talker's and the code predictor's widths."""
+    tied = 0
+    for trial in range(60):
+        width = [2048, 3072][trial % 2]
+        options = decode.Sampling([0.9, 1.0, 0.7][trial % 3], [50, 3, 1][trial % 3], 1.0)
+        scale = 3 + trial % 5
+        logits = (mx.round(mx.random.normal((8, width), key=mx.random.key(trial)) * scale * 50) / 50).astype(
+            getattr(mx, dtype))
+        keys = mx.stack([mx.random.key(500 * trial + i) for i in range(8)])
+        codes, after = decode._row_sampler(options)(logits, keys)
+        pairs = mx.vmap(mx.random.split)(keys)
+        full = decode.categorical_rows(decode._filtered(logits, options), pairs[:, 1])
+        assert np.array(codes).tolist() == np.array(full).tolist(), trial
+        np.testing.assert_array_equal(np.array(after), np.array(pairs[:, 0]))
+        expected = decode._weights(decode._filtered(logits, options))
+        np.testing.assert_array_equal(np.array(decode._top_k_weights(logits, options)), np.array(expected))
+        kth = np.sort(np.array(logits.astype(mx.float32)), axis=-1)[:, width - options.top_k]
+        tied += int((np.sum(np.array(logits.astype(mx.float32)) == kth[:, None], axis=-1) > 1).sum())
+    assert tied > 10  # rows whose k-th value is shared: the case the slack is for

@@ -31,6 +31,7 @@ from manim_qwen_mlx.model.loaded import LoadedTTS, TTSConfig
 MIN_FRAMES = 2
 LOOP_PERIODS = (1, 2, 3, 4)  # a cycle of this many codes...
 LOOP_FRAMES = 36  # ...repeated over this many frames (~2.9 s) is a degenerate loop, not speech
+TOP_K_SLACK = 14  # a top-k draw's exponentials cover this many more than k logits, for ties at the k-th
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,11 @@ def _row_sampler(options: Sampling) -> Callable[[Any, Any], tuple[Any, Any]]:
 
     def draw(logits: Any, keys: Any) -> tuple[Any, Any]:
         pairs = mx.vmap(mx.random.split)(keys)  # [R, 2, 2]: each row's next key and this draw's subkey
-        return categorical_rows(_filtered(logits, options), pairs[:, 1]), pairs[:, 0]
+        if 0 < options.top_k < logits.shape[-1] and options.top_p >= 1.0:
+            weights = _top_k_weights(logits, options)
+        else:
+            weights = _weights(_filtered(logits, options))
+        return _inverse_cdf(weights, pairs[:, 1]), pairs[:, 0]
 
     compiled: Callable[[Any, Any], tuple[Any, Any]] = mx.compile(draw)
     return compiled
@@ -181,15 +186,43 @@ def categorical_rows(logits: Any, keys: Any) -> Any:
     axis (mlx cannot map its categorical over rows): the inverse CDF of exp(logits - max) in float32 at one
     uniform draw a row, as mlx computes it, so each row gets the code ``mx.random.categorical`` gives it alone
     (tests/test_decode.py checks it draw for draw)."""
+    return _inverse_cdf(_weights(logits), keys)
+
+
+def _weights(logits: Any) -> Any:
+    """mlx's categorical weights of logits [R, V]: exp(logits - max) in float32 (a row at +-inf: its tops)."""
     import mlx.core as mx
 
     logits = logits.astype(mx.float32)
     top = mx.max(logits, axis=-1, keepdims=True)
     infinite = (top == mx.inf) | (top == -mx.inf)
-    weights = mx.where(infinite, (logits == top).astype(logits.dtype), mx.exp(logits - top))
+    return mx.where(infinite, (logits == top).astype(logits.dtype), mx.exp(logits - top))
+
+
+def _inverse_cdf(weights: Any, keys: Any) -> Any:
+    import mlx.core as mx
+
     uniform = mx.vmap(lambda key: mx.random.uniform(shape=(1,), key=key))(keys)
     target = uniform * mx.sum(weights, axis=-1, keepdims=True)
     return mx.sum(mx.cumsum(weights, axis=-1) < target, axis=-1).astype(mx.uint32)
+
+
+def _top_k_weights(logits: Any, options: Sampling) -> Any:
+    """``_weights(_filtered(logits, options))`` for a top-k sampler without top-p, the exponentials taken over
+    the row's ``top_k + TOP_K_SLACK`` largest logits only (the rest are exactly 0 either way) and put back in
+    place: the same array bit for bit (one ``exp`` of the same value), so the same draws, unless more than
+    ``TOP_K_SLACK + 1`` logits tie at the k-th largest value (tests/test_decode.py); a fraction of the work
+    at the vocabulary's width."""
+    import mlx.core as mx
+
+    scaled = logits / options.temperature
+    vocab = scaled.shape[-1]
+    count = min(vocab, options.top_k + TOP_K_SLACK)
+    largest = mx.argpartition(scaled, vocab - count, axis=-1)[:, vocab - count :]
+    values = mx.take_along_axis(scaled, largest, axis=-1)
+    kth = mx.partition(values, count - options.top_k, axis=-1)[:, count - options.top_k : count - options.top_k + 1]
+    weights = _weights(mx.where(values < kth, -mx.inf, values))
+    return mx.put_along_axis(mx.zeros(scaled.shape, mx.float32), largest, weights, axis=-1)
 
 
 def _filtered(logits: Any, options: Sampling) -> Any:
