@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # mlx comes in with the model, not with the package
 
 MlxAudioTTS = Any  # mlx-audio's Qwen3-TTS ``Model`` (untyped upstream): only model/ and backends/ hold one
 Row = TypeVar("Row")  # a backend's own row in flight (``MlxRow``, ``NumpyRow``)
+VOICES_KEPT = 4  # voices whose shared prompt start (``Prompt.voiced``) stays prefilled, a few MB each
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ or when the stored precision is kept (numpy cannot view quantized or bfloat16 we
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.base import Draws, MlxAudioTTS, Prompt
+from manim_qwen_mlx.backends.base import VOICES_KEPT, Draws, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.mlx_slots import Seat, SlotCache
 
 
@@ -47,6 +48,23 @@ class MlxRow:
     step: int = 0
 
 
+def _split(prompt: Prompt) -> int:
+    """Where a prompt's prefill splits: after its voice's shared start, when it has one and more follows (every
+    row alike, so a row's values never depend on what was prefilled before it)."""
+    return prompt.voiced if 0 < prompt.voiced < prompt.embeds.shape[1] else 0
+
+
+def _start_key(prompt: Prompt) -> bytes:
+    """The rows that share a voice's start, by its embeddings' bytes (none: the prompt's own)."""
+    import mlx.core as mx
+
+    shared = _split(prompt)
+    if not shared:
+        return id(prompt).to_bytes(8, "little")
+    start = np.asarray(prompt.embeds[0, :shared].astype(mx.float32))  # numpy has no bfloat16; exact
+    return hashlib.blake2b(start.tobytes(), digest_size=16).digest()
+
+
 def _rows_of(rows: list[MlxRow], name: str) -> Any:
     """The rows' ``logits`` or ``hidden`` as one batch: the last frame's arrays as they are when the rows are
     that frame's, in its order (no slicing and joining back every frame)."""
@@ -65,29 +83,63 @@ class MlxSteps:
         self.model = model
         self.slots = SlotCache(model)
         self._predictors: dict[tuple[Any, ...], Any] = {}
+        self._shared: dict[bytes, tuple[list[Any], list[Any]]] = {}
 
     def start(self, prompts: list[Prompt], max_frames: list[int]) -> list[MlxRow]:
-        """The rows' prefills as one batch: each prompt padded to the longest, its padding masked out of every
-        row's attention, so a row's keys and logits are what its prefill alone computes (the mask of a row
-        without padding is mlx-audio's own causal mask); then each row's keys join the batch cache."""
+        """New rows, prefilled together by the voice they start with: a voice's shared start (``Prompt.voiced``)
+        is prefilled once and kept, and the rest of each prompt after it, as one batch per voice."""
+        groups: dict[bytes, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(_start_key(prompt), []).append(index)
+        rows: dict[int, MlxRow] = {}
+        for key, members in groups.items():
+            rows.update(zip(members, self._start_voice(key, [prompts[index] for index in members]), strict=True))
+        return [rows[index] for index in range(len(prompts))]
+
+    def _start_voice(self, key: bytes, prompts: list[Prompt]) -> list[MlxRow]:
+        """Rows whose prompts share their first ``voiced`` embeddings: what follows in each, padded to the
+        longest and its padding masked out of every row's attention, after the voice's keys and values, so a
+        row's logits and keys are what its prefill alone gives."""
         import mlx.core as mx
 
-        lengths = [prompt.embeds.shape[1] for prompt in prompts]
+        shared = _split(prompts[0])
+        rests = [prompt.embeds[:, shared:] for prompt in prompts]
+        lengths = [rest.shape[1] for rest in rests]
         longest = max(lengths)
-        embeds = mx.concatenate([mx.pad(prompt.embeds, [(0, 0), (0, longest - length), (0, 0)])
-                                 for prompt, length in zip(prompts, lengths, strict=True)])
+        embeds = mx.concatenate([mx.pad(rest, [(0, 0), (0, longest - length), (0, 0)])
+                                 for rest, length in zip(rests, lengths, strict=True)])
         positions, lowest = mx.arange(longest), mx.finfo(embeds.dtype).min
         causal = (positions[:, None] < positions[None]).astype(embeds.dtype) * lowest  # mlx-audio's, as mlx makes it
         padded = positions[None, :] >= mx.array(lengths)[:, None]
-        mask = mx.where(padded[:, None, :], lowest, causal[None])[:, None]
-        caches = [_ArrayCache() for _ in self.model.talker.model.layers]
+        own = mx.where(padded[:, None, :], lowest, causal[None])
+        mask = mx.concatenate([mx.zeros((len(prompts), longest, shared), embeds.dtype), own], axis=-1)[:, None]
+        if shared:
+            keys, values = self._voice(key, prompts[0].embeds[:, :shared])
+            rows = len(prompts)
+            caches = [_ArrayCache(mx.broadcast_to(k, (rows, *k.shape[1:])), mx.broadcast_to(v, (rows, *v.shape[1:])))
+                      for k, v in zip(keys, values, strict=True)]
+        else:
+            caches = [_ArrayCache() for _ in self.model.talker.model.layers]
         logits, hidden = self.model.talker(embeds, mask=mask, cache=caches)
-        ends = mx.array(lengths) - 1
-        which = mx.arange(len(prompts))
+        ends, which = mx.array(lengths) - 1, mx.arange(len(prompts))
         logits, hidden = logits[which, ends], hidden[which, ends][:, None]
-        seats = self.slots.join([cache.keys for cache in caches], [cache.values for cache in caches], lengths)
+        seats = self.slots.join([cache.keys for cache in caches], [cache.values for cache in caches],
+                                [shared + length for length in lengths])
         return [MlxRow(prompt, seat, logits, hidden, index) for index, (prompt, seat) in enumerate(zip(prompts, seats,
                                                                                                     strict=True))]
+
+    def _voice(self, key: bytes, embeds: Any) -> tuple[list[Any], list[Any]]:
+        """The talker's keys and values [1, kv heads, P, head size] per layer after a voice's shared start,
+        prefilled once for every sentence in that voice: the few most recent are kept, by their inputs."""
+        found = self._shared.pop(key, None)
+        if found is None:
+            caches = [_ArrayCache() for _ in self.model.talker.model.layers]
+            self.model.talker(embeds, cache=caches)
+            found = ([cache.keys for cache in caches], [cache.values for cache in caches])
+        self._shared[key] = found  # the most recently used last
+        while len(self._shared) > VOICES_KEPT:
+            del self._shared[next(iter(self._shared))]
+        return found
 
     def drop(self, row: MlxRow) -> None:
         self.slots.leave(row.seat)

@@ -17,12 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from manim_qwen_mlx.backends.base import Draws, MlxAudioTTS, Prompt
+from manim_qwen_mlx.backends.base import VOICES_KEPT, Draws, MlxAudioTTS, Prompt
 from manim_qwen_mlx.backends.numpy_cpu.stack import Stack, Store, kernel_threads, linear
 from manim_qwen_mlx.backends.numpy_cpu.threads import CpuThreads
 from manim_qwen_mlx.backends.tree import float32_view
-
-VOICES_KEPT = 4  # voices whose shared prompt start stays prefilled (a few MB each)
 
 
 @dataclass
