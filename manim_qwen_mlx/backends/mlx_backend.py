@@ -1,5 +1,6 @@
 """The mlx backend: every step in mlx, one lazy graph for all rows (the talker's keys and values in one
-batch cache, ``mlx_slots``: one attention a layer), the next step started in the background. Chosen on
+batch cache, ``mlx_slots``: one attention a layer), the next step started in the background; the rows that
+join together prefilled as one batch after their voice's shared start, which is prefilled once. Chosen on
 Metal (where mlx's kernels are the fast ones), and on the CPU when asked (``MANIM_QWEN_MLX_FAST_CPU=0``)
 or when the stored precision is kept (numpy cannot view quantized or bfloat16 weights)."""
 
