@@ -66,19 +66,24 @@ class SlotCache:
     def join(self, keys: list[Any], values: list[Any], lengths: list[int]) -> list[Seat]:
         """New rows' seats: row ``r`` of each layer's prefill ``keys`` / ``values`` [R, kv heads, L, head size]
         holds its first ``lengths[r]`` tokens."""
+        import mlx.core as mx
+
         free = self.seats.count(None)
         if free < len(lengths):
             self._resize(max(1, 1 << (self.slots - free + len(lengths) - 1).bit_length()), self.capacity)
-        if max(lengths) > self.capacity:
-            self._resize(self.slots, _blocks(max(lengths)))
+        if keys[0].shape[2] > self.capacity:
+            self._resize(self.slots, _blocks(keys[0].shape[2]))
         seats = []
-        for row, length in enumerate(lengths):
+        for length in lengths:
             seat = Seat(self.seats.index(None), length)
             self.seats[seat.slot] = seat
             seats.append(seat)
-            for layer in range(self.layers):
-                self.keys[layer][seat.slot : seat.slot + 1, :, :length] = keys[layer][row : row + 1, :, :length]
-                self.values[layer][seat.slot : seat.slot + 1, :, :length] = values[layer][row : row + 1, :, :length]
+        # One write a layer for every joining row; a shorter row's padding lands past its length, where no
+        # step reads it (each row's mask stops at its length) and its own steps overwrite it.
+        slots, longest = mx.array([seat.slot for seat in seats]), keys[0].shape[2]
+        for layer in range(self.layers):
+            self.keys[layer][slots, :, :longest] = keys[layer]
+            self.values[layer][slots, :, :longest] = values[layer]
         return seats
 
     def leave(self, seat: Seat) -> None:
