@@ -121,9 +121,10 @@ class MlxSteps:
                       for k, v in zip(keys, values, strict=True)]
         else:
             caches = [_ArrayCache() for _ in self.model.talker.model.layers]
-        logits, hidden = self.model.talker(embeds, mask=mask, cache=caches)
-        ends, which = mx.array(lengths) - 1, mx.arange(len(prompts))
-        logits, hidden = logits[which, ends], hidden[which, ends][:, None]
+        # The codec head over each row's last position only: the rest of its logits are never read.
+        talker = self.model.talker
+        hidden = talker.model(embeds, mask=mask, cache=caches)[mx.arange(len(prompts)), mx.array(lengths) - 1]
+        logits, hidden = talker.codec_head(hidden), hidden[:, None]
         seats = self.slots.join([cache.keys for cache in caches], [cache.values for cache in caches],
                                 [shared + length for length in lengths])
         return [MlxRow(prompt, seat, logits, hidden, index) for index, (prompt, seat) in enumerate(zip(prompts, seats,
@@ -135,7 +136,7 @@ class MlxSteps:
         found = self._shared.pop(key, None)
         if found is None:
             caches = [_ArrayCache() for _ in self.model.talker.model.layers]
-            self.model.talker(embeds, cache=caches)
+            self.model.talker.model(embeds, cache=caches)  # keys and values only
             found = ([cache.keys for cache in caches], [cache.values for cache in caches])
         self._shared[key] = found  # the most recently used last
         while len(self._shared) > VOICES_KEPT:
