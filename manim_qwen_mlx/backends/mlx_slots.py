@@ -5,7 +5,8 @@ value at the row's own position, and a row leaves by freeing its slot (nothing m
 call of mlx-audio's own talker over every slot: one attention a layer, with an additive mask for each row's
 length and each row's own rotary positions, compiled once per shape (the positions are arrays, so a frame
 does not retrace). Slots grow in powers of two and positions in blocks, so no frame copies the cache; when
-few rows are left, the cache is compacted once into fewer slots.
+few rows are left, the cache is compacted once into fewer slots. Attention reads only the positions up to
+the longest row's, rounded up to a smaller block (a view of the cache), not the whole capacity.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from manim_qwen_mlx.backends.base import MlxAudioTTS
 
 POSITION_BLOCK = 128  # positions added at a time when a row outgrows the cache
+WINDOW_BLOCK = 32  # attention's width is a multiple of this: a new width is a new trace, not a copy
 
 
 @dataclass(eq=False)
@@ -28,12 +30,13 @@ class Seat:
 
 class _SlotLayer:
     """mlx-audio's cache contract for one layer (``offset``, ``update_and_fetch``) over the batch arrays: the
-    step's key and value [S, heads, 1, size] go to each slot's own position."""
+    step's key and value [S, heads, 1, size] go to each slot's own position; attention gets the first
+    ``window`` positions."""
 
     offset = 0  # unused: positions are passed explicitly
 
-    def __init__(self, keys: Any, values: Any, positions: Any) -> None:
-        self.keys, self.values, self.positions = keys, values, positions
+    def __init__(self, keys: Any, values: Any, positions: Any, window: int) -> None:
+        self.keys, self.values, self.positions, self.window = keys, values, positions, window
 
     def update_and_fetch(self, keys: Any, values: Any) -> tuple[Any, Any]:
         import mlx.core as mx
@@ -41,7 +44,7 @@ class _SlotLayer:
         where = mx.broadcast_to(self.positions[:, None, None, None], keys.shape)
         self.keys = mx.put_along_axis(self.keys, where, keys, axis=2)
         self.values = mx.put_along_axis(self.values, where, values, axis=2)
-        return self.keys, self.values
+        return self.keys[:, :, : self.window], self.values[:, :, : self.window]
 
 
 class SlotCache:
@@ -53,7 +56,7 @@ class SlotCache:
         self.keys: list[Any] = []
         self.values: list[Any] = []
         self.seats: list[Seat | None] = []  # by slot; None: free
-        self._steps: dict[tuple[int, int], Any] = {}
+        self._steps: dict[tuple[int, int, int], Any] = {}
 
     @property
     def slots(self) -> int:
@@ -105,22 +108,23 @@ class SlotCache:
         identity = slots == list(range(self.slots))
         full = inputs if identity else mx.zeros((self.slots, *inputs.shape[1:]), inputs.dtype).at[order].add(inputs)
         positions = mx.array([0 if seat is None else seat.length for seat in self.seats], dtype=mx.int32)
-        logits, hidden, *arrays = self._compiled()(full, positions, *self.keys, *self.values)
+        window = min(self.capacity, -(-needed // WINDOW_BLOCK) * WINDOW_BLOCK)
+        logits, hidden, *arrays = self._compiled(window)(full, positions, *self.keys, *self.values)
         self.keys, self.values = list(arrays[: self.layers]), list(arrays[self.layers :])
         for seat in seats:
             seat.length += 1
         return (logits, hidden) if identity else (logits[order], hidden[order])
 
-    def _compiled(self) -> Any:
+    def _compiled(self, window: int) -> Any:
         import mlx.core as mx
 
-        shape = (self.slots, self.capacity)
+        shape = (self.slots, self.capacity, window)
         if shape not in self._steps:
             talker, layers = self.model.talker, self.layers
 
             def step(inputs: Any, positions: Any, *arrays: Any) -> tuple[Any, ...]:
-                caches = [_SlotLayer(arrays[i], arrays[layers + i], positions) for i in range(layers)]
-                seen = mx.arange(arrays[0].shape[2])[None, :] <= positions[:, None]
+                caches = [_SlotLayer(arrays[i], arrays[layers + i], positions, window) for i in range(layers)]
+                seen = mx.arange(window)[None, :] <= positions[:, None]
                 mask = mx.where(seen, 0.0, -mx.inf).astype(inputs.dtype)[:, None, None, :]
                 position_ids = mx.broadcast_to(positions[None, :, None], (3, inputs.shape[0], 1))
                 logits, hidden = talker(inputs, position_ids=position_ids, mask=mask, cache=caches)
