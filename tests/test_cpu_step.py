@@ -235,3 +235,33 @@ def test_rows_prefilled_together_are_what_each_prefill_alone_gives(which: str, r
         mine = np.array(steps.slots.keys[layer][slot, :, :length])
         np.testing.assert_array_equal(mine, np.array(alone_steps.slots.keys[layer][own, :, :length]))
         np.testing.assert_allclose(mine, np.array(caches[layer].keys[0, :, :length]), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_over_a_window_of_the_cache_is_attention_over_all_of_it(
+    deep: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The talker attends over the positions up to the longest row's, in blocks (a view of the cache), not
+    its whole capacity: the same logits and codes while the rows cross blocks and the cache grows."""
+    from manim_qwen_mlx.backends import mlx_slots
+
+    model = loader.load(deep)
+    built = [_prompt(model), _prompt(model, streaming=True)]
+    frames = 2 * mlx_slots.POSITION_BLOCK - min(each.embeds.shape[1] for each in built) + 8  # past 256 positions
+
+    def run() -> tuple[list[np.ndarray], list[np.ndarray], set[int]]:
+        steps = MlxSteps(model.module)
+        rows, codes, logits = steps.start(built, [frames] * len(built)), [], []
+        for _ in range(frames):
+            out = steps.talk(rows)
+            logits.append(np.array(out))
+            codes.append(steps.frame(rows, _greedy(out), Greedy()))
+        return codes, logits, {shape[2] for shape in steps.slots._steps}
+
+    windowed = run()
+    monkeypatch.setattr(mlx_slots, "WINDOW_BLOCK", 1 << 20)  # always the whole capacity
+    whole = run()
+    assert len(windowed[2]) >= 4 and len(whole[2]) == 2  # windows crossed; the capacity grew by a block
+    for made, expected in zip(windowed[0], whole[0], strict=True):
+        np.testing.assert_array_equal(made, expected)
+    for made, expected in zip(windowed[1], whole[1], strict=True):
+        np.testing.assert_array_equal(made, expected)

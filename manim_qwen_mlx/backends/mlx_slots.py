@@ -44,6 +44,8 @@ class _SlotLayer:
         where = mx.broadcast_to(self.positions[:, None, None, None], keys.shape)
         self.keys = mx.put_along_axis(self.keys, where, keys, axis=2)
         self.values = mx.put_along_axis(self.values, where, values, axis=2)
+        if self.window == self.keys.shape[2]:
+            return self.keys, self.values
         return self.keys[:, :, : self.window], self.values[:, :, : self.window]
 
 
