@@ -3,7 +3,9 @@ against mlx-audio's own ``batch_generate`` on the same MLX device, both decoding
 fresh process on the same checkpoint folder (one shared cloned voice, sampled as the official defaults).
 Made for a GPU (``benchmarks/gpu_run.sh``); on a CPU it runs the same, ours on the mlx backend.
 
-    .venv/bin/python benchmarks/mlx_video.py FOLDER [--narrations 8] [--frames 24] [--runs 1]
+    .venv/bin/python benchmarks/mlx_video.py [FOLDER] [--narrations 8] [--frames 24] [--runs 1]
+
+Without FOLDER, on the deep proxy of ``mlx_frame.py`` (the released depth, tiny widths), built in a temp folder.
 
 Reports each arm's whole process (import, load, voice, generation, decoding: what a user waits for) and its
 part after the load, the audio each made, and ours / theirs.
@@ -17,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,7 +82,7 @@ def spawn(who: str, args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, nargs="?")
     parser.add_argument("--narrations", type=int, default=8)
     parser.add_argument("--frames", type=int, default=24, help="each narration's frame ceiling")
     parser.add_argument("--runs", type=int, default=1)
@@ -89,6 +92,18 @@ def main() -> None:
     if args.child:
         print(json.dumps((ours if args.child == "ours" else theirs)(str(args.folder), texts, args.frames)))
         return
+    if args.folder is None:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from mlx_frame import build
+
+        with tempfile.TemporaryDirectory() as scratch:
+            args.folder = build(Path(scratch) / "deep-proxy")
+            compare(args, texts)
+    else:
+        compare(args, texts)
+
+
+def compare(args: argparse.Namespace, texts: list[str]) -> None:
     runs: dict[str, list[dict[str, float]]] = {"ours": [], "theirs": []}
     for round_ in range(args.runs):
         for who in ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours"):

@@ -32,6 +32,7 @@ SUITE = [
     ("Word timings", ["bookmarks.py"]),
     ("Parity margins: greedy gaps vs float32 order (tiny)", ["parity_margins.py"]),
     ("The Mac path: mlx frames on the deep proxy vs mlx-audio batch_generate", ["mlx_frame.py", "--runs", "1"]),
+    ("The Mac path: a video's 8 narrations, whole process, vs mlx-audio (deep proxy)", ["mlx_video.py", "--runs", "3"]),
     ("Draft mode vs a cached render, 20 narrations", ["draft.py", "--runs", "3"]),
     ("A take that fails its checks: 8 narrations at batch 8", ["retakes.py", "--runs", "3"]),
     ("Full-size talker", ["full_size.py"]),
