@@ -46,7 +46,7 @@ run)
     "$STASH"/mlx_cuda_13-*.whl .whl/b/*.whl || exit 1
   export PYTHONPATH=/tmp/site:$PWD:$PWD/tests MANIM_QWEN_MLX_FAST_CPU=0 PYTHONUNBUFFERED=1
   # mlx-cuda looks for the CUDA libraries beside it; here they are in the image's own nvidia packages.
-  libs=$(python3 -c 'import nvidia, pathlib; print(":".join(str(p) for p in pathlib.Path(nvidia.__path__[0]).glob("*/lib")))')
+  libs=$(python3 -c 'import nvidia, pathlib; print(":".join(str(p) for d in nvidia.__path__ for p in pathlib.Path(d).glob("*/lib")))')
   export LD_LIBRARY_PATH=$libs:${LD_LIBRARY_PATH:-}
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
   python3 -c 'import mlx.core as mx; print(mx.__version__, mx.default_device(), mx.sum(mx.ones((1024, 1024)) @ mx.ones((1024, 1024))).item())' \
