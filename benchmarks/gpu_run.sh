@@ -50,7 +50,7 @@ run)
   export LD_LIBRARY_PATH=$libs:${LD_LIBRARY_PATH:-}
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
   # A product (cuBLAS) and a compiled elementwise graph (kernels built at run time, which need CUDA's headers).
-  python3 -c 'import mlx.core as mx; print(mx.__version__, mx.default_device(), mx.sum(mx.ones((1024, 1024)) @ mx.ones((1024, 1024))).item(), mx.compile(lambda a: mx.exp(a) * 2 + 1)(mx.zeros(8)).tolist())' \
+  python3 -c 'import mlx.core as mx; assert mx.default_device() == mx.gpu, mx.default_device(); print(mx.__version__, mx.default_device(), mx.sum(mx.ones((1024, 1024)) @ mx.ones((1024, 1024))).item(), mx.compile(lambda a: mx.exp(a) * 2 + 1)(mx.zeros(8)).tolist())' \
     2>&1 | tee -a "$OUT/device.txt" || exit 1
   build() {  # dims folder
     [ -f "$2/config.json" ] && return 0
