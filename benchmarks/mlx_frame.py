@@ -114,8 +114,8 @@ def census(folder: str, size: int) -> dict[str, float]:
     draws = decode.RowDraws(policies)
     firsts = decode.first_codes(policies, steps.talk(rows))
     hidden = mx.concatenate([row.hidden[row.index : row.index + 1] for row in rows])
-    codes, keys = steps._predictor(size, draws)(hidden, firsts.reshape(-1, 1).astype(mx.int32), draws.keys())
-    inputs = mx.concatenate([row.prompt.pad for row in rows]) + steps._codec_embed(codes)
+    codes, keys, embedded = steps._predictor(size, draws)(hidden, firsts.reshape(-1, 1).astype(mx.int32), draws.keys())
+    inputs = mx.concatenate([row.prompt.pad for row in rows]) + embedded
     logits, hidden = steps.slots.step([row.seat for row in rows], inputs)
     dot = io.StringIO()
     mx.export_to_dot(dot, codes, keys, logits, hidden)

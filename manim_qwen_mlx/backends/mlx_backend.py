@@ -156,14 +156,15 @@ class MlxSteps:
         import mlx.core as mx
 
         hidden = _rows_of(rows, "hidden")
-        stacked, keys = self._predictor(len(rows), draws)(hidden, first.reshape(-1, 1).astype(mx.int32), draws.keys())
+        stacked, keys, embedded = self._predictor(len(rows), draws)(hidden, first.reshape(-1, 1).astype(mx.int32),
+                                                                     draws.keys())
         draws.keep(keys)
         texts = []
         for row in rows:
             trailing = row.prompt.trailing
             texts.append(trailing[:, row.step : row.step + 1] if row.step < trailing.shape[1] else row.prompt.pad)
             row.step += 1
-        inputs = mx.concatenate(texts, axis=0) + self._codec_embed(stacked)
+        inputs = mx.concatenate(texts, axis=0) + embedded
         logits, hidden = self.slots.step([row.seat for row in rows], inputs)
         for index, row in enumerate(rows):
             row.logits, row.hidden, row.index = logits, hidden, index
@@ -172,9 +173,10 @@ class MlxSteps:
 
     def _predictor(self, count: int, draws: Draws) -> Any:
         """The code predictor's whole frame for ``count`` rows as one compiled function: (hidden [R, 1, D], the
-        first codebook's codes [R, 1], the rows' keys [R, 2]) -> (codes [R, 16], keys). Its 15 steps and their
-        draws are one graph; every frame starts the predictor afresh, so the shapes repeat and it is traced
-        once per row count and samplers."""
+        first codebook's codes [R, 1], the rows' keys [R, 2]) -> (codes [R, 16], keys, the talker's next input
+        from the codes: the sum of their 16 codebook embeddings [R, 1, D]). Its 15 steps and their draws are one
+        graph; every frame starts the predictor afresh, so the shapes repeat and it is traced once per row count
+        and samplers."""
         import mlx.core as mx
 
         key = (count, draws.signature)
@@ -183,28 +185,21 @@ class MlxSteps:
             predictor = talker.code_predictor
             layers, groups = len(predictor.model.layers), self.model.config.talker_config.num_code_groups
 
-            def frame(hidden: Any, first: Any, keys: Any) -> tuple[Any, Any]:
+            def frame(hidden: Any, first: Any, keys: Any) -> tuple[Any, Any, Any]:
                 caches = [_ArrayCache() for _ in range(layers)]
-                codes = [first]
-                inputs = mx.concatenate([hidden, talker.get_input_embeddings()(first)], axis=1)
+                codes, embedded = [first], talker.get_input_embeddings()(first)
+                inputs = mx.concatenate([hidden, embedded], axis=1)
                 for group in range(groups - 1):
                     logits, _, _ = predictor(inputs, cache=caches, generation_step=group)
                     drawn, keys = draws(logits[:, -1, :], keys)
                     codes.append(drawn.reshape(-1, 1).astype(mx.int32))
                     inputs = predictor.codec_embedding[group](codes[-1])
-                return mx.concatenate(codes, axis=1), keys
+                    embedded = embedded + inputs
+                return mx.concatenate(codes, axis=1), keys, embedded
 
             # Traced once: every draws of this signature groups its rows the same way, keys passed in.
             self._predictors[key] = mx.compile(frame)
         return self._predictors[key]
-
-    def _codec_embed(self, codes: Any) -> Any:
-        """The talker's input for each row's generated frame: the sum of its 16 codebook embeddings, [R, 1, D]."""
-        talker = self.model.talker
-        embed = talker.get_input_embeddings()(codes[:, :1])
-        for group in range(codes.shape[1] - 1):
-            embed = embed + talker.code_predictor.codec_embedding[group](codes[:, group + 1 : group + 2])
-        return embed
 
 
 class _ArrayCache:
